@@ -11,6 +11,7 @@ pub mod kdf;
 mod keyid;
 mod keyring;
 mod rng;
+mod signer;
 pub mod sm2;
 
 pub use aead::{NONCE_LEN, SM4_KEY_LEN, Sm4Key, TAG_LEN};
@@ -20,4 +21,5 @@ pub use kdf::{PinHash, pbkdf2_sm3};
 pub use keyid::KeyId;
 pub use keyring::Keyring;
 pub use rng::{fill_random, random_array};
+pub use signer::{Sm2Decrypter, Sm2Signer};
 pub use sm2::{CipherLayout, DEFAULT_USER_ID, Sm2PrivateKey, Sm2PublicKey, Sm2Signature};
