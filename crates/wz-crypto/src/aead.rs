@@ -41,9 +41,9 @@ impl Sm4Key {
 
     /// A key from its 16 bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
-        let arr: [u8; SM4_KEY_LEN] = bytes
-            .try_into()
-            .map_err(|_| CryptoError::KeyLength { expected: SM4_KEY_LEN })?;
+        let arr: [u8; SM4_KEY_LEN] = bytes.try_into().map_err(|_| CryptoError::KeyLength {
+            expected: SM4_KEY_LEN,
+        })?;
         Ok(Self(arr))
     }
 
@@ -67,12 +67,7 @@ impl Sm4Key {
     /// Encrypts with a caller-chosen nonce. Only for known-answer tests and
     /// for callers that guarantee uniqueness themselves: reusing a nonce under
     /// one key breaks GCM completely.
-    pub fn seal_with_nonce(
-        &self,
-        nonce: &[u8; NONCE_LEN],
-        plaintext: &[u8],
-        aad: &[u8],
-    ) -> Result<Vec<u8>> {
+    pub fn seal_with_nonce(&self, nonce: &[u8; NONCE_LEN], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         let ct = self
             .cipher()
             .encrypt(&Nonce::<U12>::from(*nonce), Payload { msg: plaintext, aad })

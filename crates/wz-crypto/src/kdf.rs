@@ -72,7 +72,11 @@ impl PinHash {
         let salt = rng::random_array::<SALT_LEN>()?;
         let input = peppered(pin, pepper);
         let hash = *pbkdf2_sm3(&input, &salt, iterations)?;
-        Ok(Self { iterations, salt, hash })
+        Ok(Self {
+            iterations,
+            salt,
+            hash,
+        })
     }
 
     /// Checks `pin` against this hash in constant time.
@@ -123,11 +127,13 @@ impl PinHash {
             return Err(CryptoError::KdfParams("iterations out of range"));
         }
         let mut salt_b = [0u8; SALT_LEN];
-        hex::decode_to_slice(salt, &mut salt_b)
-            .map_err(|_| CryptoError::PasswordHashFormat("bad salt"))?;
+        hex::decode_to_slice(salt, &mut salt_b).map_err(|_| CryptoError::PasswordHashFormat("bad salt"))?;
         let mut hash_b = [0u8; SM3_LEN];
-        hex::decode_to_slice(hash, &mut hash_b)
-            .map_err(|_| CryptoError::PasswordHashFormat("bad hash"))?;
-        Ok(Self { iterations, salt: salt_b, hash: hash_b })
+        hex::decode_to_slice(hash, &mut hash_b).map_err(|_| CryptoError::PasswordHashFormat("bad hash"))?;
+        Ok(Self {
+            iterations,
+            salt: salt_b,
+            hash: hash_b,
+        })
     }
 }

@@ -10,8 +10,8 @@
 
 use std::sync::LazyLock;
 
-use sm2::dsa::{Signature, SigningKey, VerifyingKey};
 use sm2::dsa::signature::{Signer, Verifier};
+use sm2::dsa::{Signature, SigningKey, VerifyingKey};
 use sm2::elliptic_curve::common::getrandom::SysRng;
 use sm2::elliptic_curve::sec1::ToSec1Point;
 use sm2::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
@@ -115,14 +115,16 @@ impl core::fmt::Debug for Sm2PublicKey {
 
 impl Sm2PublicKey {
     fn from_public(public: PublicKey) -> Result<Self> {
-        let verifying =
-            VerifyingKey::new(DEFAULT_USER_ID, public).map_err(|_| CryptoError::KeyEncoding)?;
+        let verifying = VerifyingKey::new(DEFAULT_USER_ID, public).map_err(|_| CryptoError::KeyEncoding)?;
         let encrypting = EncryptingKey::new_with_mode(public, Mode::C1C3C2);
-        let der = public
-            .to_public_key_der()
-            .map_err(|_| CryptoError::KeyEncoding)?;
+        let der = public.to_public_key_der().map_err(|_| CryptoError::KeyEncoding)?;
         let key_id = KeyId::of_der(der.as_bytes());
-        Ok(Self { public, verifying, encrypting, key_id })
+        Ok(Self {
+            public,
+            verifying,
+            encrypting,
+            key_id,
+        })
     }
 
     /// Parses a SEC1 point (65-byte uncompressed `04|x|y`, or 33-byte compressed).
@@ -256,8 +258,8 @@ impl Clone for Sm2PrivateKey {
 impl Sm2PrivateKey {
     fn from_secret(secret: SecretKey) -> Result<Self> {
         let scalar = secret.to_nonzero_scalar();
-        let signing = SigningKey::from_nonzero_scalar(DEFAULT_USER_ID, scalar)
-            .map_err(|_| CryptoError::KeyEncoding)?;
+        let signing =
+            SigningKey::from_nonzero_scalar(DEFAULT_USER_ID, scalar).map_err(|_| CryptoError::KeyEncoding)?;
         let decrypting = DecryptingKey::new_with_mode(scalar, Mode::C1C3C2);
         let public = Sm2PublicKey::from_public(secret.public_key())?;
         Ok(Self {
@@ -397,11 +399,7 @@ impl Sm2PrivateKey {
     }
 
     /// Decrypts a ciphertext in the given layout.
-    pub fn decrypt_with_layout(
-        &self,
-        ciphertext: &[u8],
-        layout: CipherLayout,
-    ) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn decrypt_with_layout(&self, ciphertext: &[u8], layout: CipherLayout) -> Result<Zeroizing<Vec<u8>>> {
         match layout {
             CipherLayout::C1C3C2 => self.decrypt(ciphertext),
             CipherLayout::C1C2C3 => {

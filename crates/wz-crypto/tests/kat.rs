@@ -53,7 +53,10 @@ fn sm4_gcm_rfc8998_example() {
     expected.extend_from_slice(&v["gcm.cipher"]);
     expected.extend_from_slice(&v["gcm.tag"]);
     assert_eq!(sealed, expected);
-    assert_eq!(key.open(&sealed, &v["gcm.aad"]).unwrap().as_slice(), &v["gcm.plain"][..]);
+    assert_eq!(
+        key.open(&sealed, &v["gcm.aad"]).unwrap().as_slice(),
+        &v["gcm.plain"][..]
+    );
 }
 
 #[test]
@@ -72,7 +75,10 @@ fn sm2_recommended_curve_key_and_signature_example() {
     pk.verify_with_id(id, &v["sm2.sign.msg"], &sig).unwrap();
     // Any other message, or another signer id, must fail.
     assert!(pk.verify(b"message digesT", &sig).is_err());
-    assert!(pk.verify_with_id("ALICE123@YAHOO.COM", &v["sm2.sign.msg"], &sig).is_err());
+    assert!(
+        pk.verify_with_id("ALICE123@YAHOO.COM", &v["sm2.sign.msg"], &sig)
+            .is_err()
+    );
     // DER round trip of the published signature.
     assert_eq!(Sm2Signature::from_der(&sig.to_der()).unwrap(), sig);
     // Our own signature over the same message verifies too.
@@ -101,13 +107,25 @@ impl rand_core::TryCryptoRng for FixedK {}
 fn sm2_recommended_curve_encryption_example() {
     let v = vectors();
     let sk = Sm2PrivateKey::from_scalar_bytes(&v["sm2.d"]).unwrap();
-    let c1c3c2 = [v["sm2.enc.c1"].clone(), v["sm2.enc.c3"].clone(), v["sm2.enc.c2"].clone()].concat();
-    let c1c2c3 = [v["sm2.enc.c1"].clone(), v["sm2.enc.c2"].clone(), v["sm2.enc.c3"].clone()].concat();
+    let c1c3c2 = [
+        v["sm2.enc.c1"].clone(),
+        v["sm2.enc.c3"].clone(),
+        v["sm2.enc.c2"].clone(),
+    ]
+    .concat();
+    let c1c2c3 = [
+        v["sm2.enc.c1"].clone(),
+        v["sm2.enc.c2"].clone(),
+        v["sm2.enc.c3"].clone(),
+    ]
+    .concat();
 
     // Decrypting the published ciphertext, both layouts.
     assert_eq!(sk.decrypt(&c1c3c2).unwrap().as_slice(), &v["sm2.enc.msg"][..]);
     assert_eq!(
-        sk.decrypt_with_layout(&c1c2c3, CipherLayout::C1C2C3).unwrap().as_slice(),
+        sk.decrypt_with_layout(&c1c2c3, CipherLayout::C1C2C3)
+            .unwrap()
+            .as_slice(),
         &v["sm2.enc.msg"][..]
     );
     // The wrong layout is refused, not misread.

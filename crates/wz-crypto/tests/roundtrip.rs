@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use wz_crypto::{
-    CryptoError, KeyId, Keyring, PinHash, Sm2PrivateKey, Sm2PublicKey, Sm2Signature, Sm4Key,
-    hmac_sm3, hmac_sm3_verify, sm3, sm3_parts,
+    CryptoError, KeyId, Keyring, PinHash, Sm2PrivateKey, Sm2PublicKey, Sm2Signature, Sm4Key, hmac_sm3,
+    hmac_sm3_verify, sm3, sm3_parts,
 };
 
 fn key() -> &'static Sm2PrivateKey {
@@ -105,7 +105,10 @@ fn key_encodings_round_trip() {
     }
     let spki = pk.to_public_key_der().unwrap();
     assert_eq!(Sm2PublicKey::from_public_key_der(&spki).unwrap(), *pk);
-    assert_eq!(Sm2PublicKey::from_public_key_pem(&pk.to_public_key_pem().unwrap()).unwrap(), *pk);
+    assert_eq!(
+        Sm2PublicKey::from_public_key_pem(&pk.to_public_key_pem().unwrap()).unwrap(),
+        *pk
+    );
     assert_eq!(Sm2PublicKey::from_sec1_bytes(&pk.to_sec1_bytes()).unwrap(), *pk);
     // Key id = first 8 bytes of SM3 over the SPKI DER.
     assert_eq!(pk.key_id().0, sm3(&spki)[..8]);
@@ -125,14 +128,19 @@ fn other_curves_are_refused() {
          4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5",
     )
     .unwrap();
-    assert_eq!(Sm2PublicKey::from_public_key_der(&p256_spki), Err(CryptoError::WrongCurve));
+    assert_eq!(
+        Sm2PublicKey::from_public_key_der(&p256_spki),
+        Err(CryptoError::WrongCurve)
+    );
 }
 
 #[test]
 fn user_id_changes_the_signature_domain() {
     let k = key();
     let sig = k.sign_with_id("alice@example.invalid", b"m").unwrap();
-    k.public_key().verify_with_id("alice@example.invalid", b"m", &sig).unwrap();
+    k.public_key()
+        .verify_with_id("alice@example.invalid", b"m", &sig)
+        .unwrap();
     assert!(k.public_key().verify(b"m", &sig).is_err());
 }
 
@@ -161,10 +169,22 @@ fn pin_hash_round_trip_and_parameter_guards() {
     assert_eq!(back, h);
     // Downgraded or absurd parameters are refused.
     let weak = s.replace("i=10000", "i=10");
-    assert!(matches!(PinHash::from_phc_string(&weak), Err(CryptoError::KdfParams(_))));
+    assert!(matches!(
+        PinHash::from_phc_string(&weak),
+        Err(CryptoError::KdfParams(_))
+    ));
     let huge = s.replace("i=10000", "i=4000000000");
-    assert!(matches!(PinHash::from_phc_string(&huge), Err(CryptoError::KdfParams(_))));
-    for junk in ["", "$", "$pbkdf2-sm3$i=10000$zz$00", "$argon2id$i=10000$00$00", &format!("{s}$x")] {
+    assert!(matches!(
+        PinHash::from_phc_string(&huge),
+        Err(CryptoError::KdfParams(_))
+    ));
+    for junk in [
+        "",
+        "$",
+        "$pbkdf2-sm3$i=10000$zz$00",
+        "$argon2id$i=10000$00$00",
+        &format!("{s}$x"),
+    ] {
         assert!(PinHash::from_phc_string(junk).is_err(), "{junk}");
     }
     assert!(PinHash::create(b"1", None, 5).is_err());
@@ -192,10 +212,16 @@ fn keyring_rotation() {
     assert_eq!(ring.current_id(), second_id);
     assert_eq!(ring.len(), 2);
     // Old ciphertexts still open with the old key while it drains.
-    assert_eq!(ring.get(&first_id).unwrap().decrypt(&ct_old).unwrap().as_slice(), b"old qr");
+    assert_eq!(
+        ring.get(&first_id).unwrap().decrypt(&ct_old).unwrap().as_slice(),
+        b"old qr"
+    );
     assert!(ring.retire(&second_id).is_err(), "current key cannot be retired");
     ring.retire(&first_id).unwrap();
-    assert_eq!(ring.get(&first_id).unwrap_err(), CryptoError::UnknownKeyId(first_id));
+    assert_eq!(
+        ring.get(&first_id).unwrap_err(),
+        CryptoError::UnknownKeyId(first_id)
+    );
     let dup = Sm2PrivateKey::from_scalar_bytes(ring.current().to_scalar_bytes().as_slice()).unwrap();
     assert_eq!(ring.insert(dup), Err(CryptoError::DuplicateKeyId(second_id)));
     assert_eq!(ring.public_keys().count(), 1);

@@ -293,7 +293,10 @@ impl Attribute {
                 Self::ALL
                     .into_iter()
                     .find(|a| a.name() == p)
-                    .ok_or(crate::ProtoError::new(ResultCode::RequestMalformed, "unknown attribute name"))
+                    .ok_or(crate::ProtoError::new(
+                        ResultCode::RequestMalformed,
+                        "unknown attribute name",
+                    ))
             })
             .collect()
     }

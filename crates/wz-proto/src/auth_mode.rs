@@ -42,7 +42,10 @@ impl AuthMode {
     /// From raw bits; unknown bits or zero are refused.
     pub fn from_bits(bits: u8) -> Result<Self, ProtoError> {
         if bits == 0 || bits & !Self::ALL_BITS != 0 {
-            return Err(ProtoError::new(ResultCode::ModeInvalid, "unknown or empty auth mode bits"));
+            return Err(ProtoError::new(
+                ResultCode::ModeInvalid,
+                "unknown or empty auth mode bits",
+            ));
         }
         Ok(Self(bits))
     }
@@ -67,7 +70,10 @@ impl AuthMode {
 
     /// Each single factor in this mode, in bit order.
     pub fn factors(self) -> impl Iterator<Item = Self> {
-        Self::NAMES.into_iter().map(|(m, _)| m).filter(move |m| self.contains(*m))
+        Self::NAMES
+            .into_iter()
+            .map(|(m, _)| m)
+            .filter(move |m| self.contains(*m))
     }
 
     /// `qr+face` style name.
@@ -106,7 +112,12 @@ impl FromStr for AuthMode {
     /// Accepts `0x06`, `06` (hex) or names joined by `+`: `qr+face`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        let bad = || ProtoError::new(ResultCode::ModeInvalid, "auth mode is not hex bits or known names");
+        let bad = || {
+            ProtoError::new(
+                ResultCode::ModeInvalid,
+                "auth mode is not hex bits or known names",
+            )
+        };
         let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"));
         let looks_hex = hex.is_some() || (s.len() <= 2 && s.bytes().all(|b| b.is_ascii_hexdigit()));
         if looks_hex {
@@ -120,10 +131,7 @@ impl FromStr for AuthMode {
         let mut bits = 0u8;
         for name in s.split('+') {
             let name = name.trim().to_ascii_lowercase();
-            let (m, _) = Self::NAMES
-                .iter()
-                .find(|(_, n)| *n == name)
-                .ok_or_else(bad)?;
+            let (m, _) = Self::NAMES.iter().find(|(_, n)| *n == name).ok_or_else(bad)?;
             bits |= m.0;
         }
         Self::from_bits(bits)

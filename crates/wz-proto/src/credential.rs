@@ -65,8 +65,12 @@ impl core::str::FromStr for CredentialId {
     type Err = ProtoError;
     fn from_str(s: &str) -> Result<Self, ProtoError> {
         let mut out = [0u8; 16];
-        hex::decode_to_slice(s, &mut out)
-            .map_err(|_| ProtoError::new(ResultCode::RequestMalformed, "credential id must be 32 hex digits"))?;
+        hex::decode_to_slice(s, &mut out).map_err(|_| {
+            ProtoError::new(
+                ResultCode::RequestMalformed,
+                "credential id must be 32 hex digits",
+            )
+        })?;
         Ok(Self(out))
     }
 }
@@ -140,13 +144,19 @@ impl CredentialBody {
     /// Signs with the platform key; the key's id must be `issuer_key_id`.
     pub fn sign(self, issuer: &dyn Sm2Signer) -> Result<CredentialCert, ProtoError> {
         if issuer.key_id() != self.issuer_key_id {
-            return Err(ProtoError::new(ResultCode::InternalError, "issuer key id does not match signer"));
+            return Err(ProtoError::new(
+                ResultCode::InternalError,
+                "issuer key id does not match signer",
+            ));
         }
         if self.not_after <= self.not_before {
             return Err(invalid("validity period is empty"));
         }
         let signature = issuer.sign(&Self::signing_input(&self.tbs_bytes()))?;
-        Ok(CredentialCert { body: self, signature })
+        Ok(CredentialCert {
+            body: self,
+            signature,
+        })
     }
 }
 
@@ -178,10 +188,17 @@ impl CredentialCert {
         let not_before = r.u64()?;
         let not_after = r.u64()?;
         let issuer_key_id = KeyId(r.array()?);
-        let signature = Sm2Signature::from_bytes(&r.array::<64>()?)
-            .map_err(|_| invalid("signature is malformed"))?;
+        let signature =
+            Sm2Signature::from_bytes(&r.array::<64>()?).map_err(|_| invalid("signature is malformed"))?;
         Ok(Self {
-            body: CredentialBody { cred_id, level, device_public_key, not_before, not_after, issuer_key_id },
+            body: CredentialBody {
+                cred_id,
+                level,
+                device_public_key,
+                not_before,
+                not_after,
+                issuer_key_id,
+            },
             signature,
         })
     }
@@ -192,14 +209,20 @@ impl CredentialCert {
             return Err(invalid("certificate was issued under another key"));
         }
         issuer
-            .verify(&CredentialBody::signing_input(&self.body.tbs_bytes()), &self.signature)
+            .verify(
+                &CredentialBody::signing_input(&self.body.tbs_bytes()),
+                &self.signature,
+            )
             .map_err(|_| invalid("platform signature does not verify"))
     }
 
     /// Checks the validity period at `now` (unix seconds).
     pub fn check_validity(&self, now: u64) -> Result<(), ProtoError> {
         if now < self.body.not_before || now >= self.body.not_after {
-            return Err(ProtoError::new(ResultCode::CredentialExpired, "outside the validity period"));
+            return Err(ProtoError::new(
+                ResultCode::CredentialExpired,
+                "outside the validity period",
+            ));
         }
         Ok(())
     }

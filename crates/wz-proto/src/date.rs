@@ -35,7 +35,13 @@ const fn days_in_month(y: u16, m: u8) -> u8 {
 impl CivilDate {
     /// A date, if it exists in the calendar (years 1800..=9999).
     pub const fn new(year: u16, month: u8, day: u8) -> Result<Self, DateError> {
-        if year < 1800 || year > 9999 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) {
+        if year < 1800
+            || year > 9999
+            || month < 1
+            || month > 12
+            || day < 1
+            || day > days_in_month(year, month)
+        {
             return Err(DateError);
         }
         Ok(Self { year, month, day })
@@ -64,7 +70,11 @@ impl CivilDate {
             return Err(DateError);
         }
         let n = |r: core::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u16>().ok()).ok_or(DateError);
-        Self::new(n(0..4)?, u8::try_from(n(4..6)?).map_err(|_| DateError)?, u8::try_from(n(6..8)?).map_err(|_| DateError)?)
+        Self::new(
+            n(0..4)?,
+            u8::try_from(n(4..6)?).map_err(|_| DateError)?,
+            u8::try_from(n(6..8)?).map_err(|_| DateError)?,
+        )
     }
 
     /// `YYYYMMDD`.
@@ -98,7 +108,11 @@ impl CivilDate {
         let m = if mp < 10 { mp + 3 } else { mp - 9 };
         let y = yoe + era * 400 + i64::from(m <= 2);
         let year = u16::try_from(y).map_err(|_| DateError)?;
-        Self::new(year, u8::try_from(m).map_err(|_| DateError)?, u8::try_from(d).map_err(|_| DateError)?)
+        Self::new(
+            year,
+            u8::try_from(m).map_err(|_| DateError)?,
+            u8::try_from(d).map_err(|_| DateError)?,
+        )
     }
 
     /// Full years of age on `today` for someone born on `self`

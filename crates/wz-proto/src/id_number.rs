@@ -21,8 +21,8 @@ const CHECK: [u8; 11] = *b"10X98765432";
 /// Provincial-level codes in use (GB/T 2260 first two digits), including
 /// Taiwan (71), Hong Kong (81) and Macao (82) as issued to residence permits.
 const PROVINCES: [u8; 34] = [
-    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
-    53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54,
+    61, 62, 63, 64, 65, 71, 81, 82,
 ];
 
 /// What is wrong with an ID number. Messages never echo the input.
@@ -155,14 +155,23 @@ impl IdNumber {
     /// Sex from the parity of the 17th digit.
     #[must_use]
     pub fn sex(&self) -> Sex {
-        if (self.0[16] - b'0') % 2 == 1 { Sex::Male } else { Sex::Female }
+        if (self.0[16] - b'0') % 2 == 1 {
+            Sex::Male
+        } else {
+            Sex::Female
+        }
     }
 
     /// Masked for display: first and last character only,
     /// `1****************X`.
     #[must_use]
     pub fn masked(&self) -> String {
-        format!("{}{}{}", char::from(self.0[0]), "*".repeat(16), char::from(self.0[17]))
+        format!(
+            "{}{}{}",
+            char::from(self.0[0]),
+            "*".repeat(16),
+            char::from(self.0[17])
+        )
     }
 }
 

@@ -37,7 +37,10 @@ impl CredentialPin {
             .try_into()
             .map_err(|_| ProtoError::new(ResultCode::RequestMalformed, "PIN must be 8 digits"))?;
         if !b.iter().all(u8::is_ascii_digit) {
-            return Err(ProtoError::new(ResultCode::RequestMalformed, "PIN must be 8 digits"));
+            return Err(ProtoError::new(
+                ResultCode::RequestMalformed,
+                "PIN must be 8 digits",
+            ));
         }
         Ok(Self(b))
     }
@@ -47,13 +50,21 @@ impl CredentialPin {
     pub fn parse_new(s: &str) -> Result<Self, ProtoError> {
         let pin = Self::parse(s)?;
         if pin.is_weak() {
-            return Err(ProtoError::new(ResultCode::RequestMalformed, "PIN is too easy to guess"));
+            return Err(ProtoError::new(
+                ResultCode::RequestMalformed,
+                "PIN is too easy to guess",
+            ));
         }
         Ok(pin)
     }
 
     fn is_weak(&self) -> bool {
-        let steps: Vec<i16> = self.0.iter().zip(self.0.iter().skip(1)).map(|(a, b)| i16::from(*b) - i16::from(*a)).collect();
+        let steps: Vec<i16> = self
+            .0
+            .iter()
+            .zip(self.0.iter().skip(1))
+            .map(|(a, b)| i16::from(*b) - i16::from(*a))
+            .collect();
         steps.iter().all(|d| *d == 0) || steps.iter().all(|d| *d == 1) || steps.iter().all(|d| *d == -1)
     }
 
@@ -79,7 +90,10 @@ impl CredentialPin {
         keys: &dyn Sm2Decrypter,
         key_id: &KeyId,
     ) -> Result<Self, ProtoError> {
-        let bad = ProtoError::new(ResultCode::RequestMalformed, "PIN block is malformed or not for this request");
+        let bad = ProtoError::new(
+            ResultCode::RequestMalformed,
+            "PIN block is malformed or not for this request",
+        );
         if block.len() > 512 {
             return Err(bad);
         }

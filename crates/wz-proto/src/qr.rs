@@ -83,7 +83,10 @@ impl QrBody {
     /// Whether `issued_at` lies within `window` seconds of `now`.
     pub fn check_freshness(&self, now: u64, window: u64) -> Result<(), ProtoError> {
         if self.issued_at.abs_diff(now) > window {
-            return Err(ProtoError::new(ResultCode::QrExpired, "QR issued_at outside the freshness window"));
+            return Err(ProtoError::new(
+                ResultCode::QrExpired,
+                "QR issued_at outside the freshness window",
+            ));
         }
         Ok(())
     }
@@ -126,14 +129,21 @@ impl QrEnvelope {
         let mut r = Reader::with_code(&env, ResultCode::QrMalformed);
         let version = r.u8()?;
         if version != QR_VERSION {
-            return Err(ProtoError::new(ResultCode::QrVersionUnsupported, "unknown QR envelope version"));
+            return Err(ProtoError::new(
+                ResultCode::QrVersionUnsupported,
+                "unknown QR envelope version",
+            ));
         }
         let key_hint = r.array::<2>()?;
         let ciphertext = r.rest().to_vec();
         if ciphertext.len() != ENVELOPE_LEN - 3 {
             return Err(malformed("QR envelope has the wrong length"));
         }
-        Ok(Self { version, key_hint, ciphertext })
+        Ok(Self {
+            version,
+            key_hint,
+            ciphertext,
+        })
     }
 
     /// Decrypts with whichever platform key matches the hint.
@@ -144,7 +154,10 @@ impl QrEnvelope {
             .filter(|id| key_hint(id) == self.key_hint)
             .peekable();
         if candidates.peek().is_none() {
-            return Err(ProtoError::new(ResultCode::QrUnknownKey, "no platform key matches the QR key hint"));
+            return Err(ProtoError::new(
+                ResultCode::QrUnknownKey,
+                "no platform key matches the QR key hint",
+            ));
         }
         for id in candidates {
             if let Ok(plain) = keys.decrypt(&id, &self.ciphertext) {
@@ -168,7 +181,11 @@ fn parse_body(plain: &[u8], platform_key_id: KeyId) -> Result<SignedQrBody, Prot
     };
     let signature = Sm2Signature::from_bytes(&r.array::<64>()?)
         .map_err(|_| ProtoError::new(ResultCode::QrSignatureInvalid, "QR signature is malformed"))?;
-    Ok(SignedQrBody { body, signature, platform_key_id })
+    Ok(SignedQrBody {
+        body,
+        signature,
+        platform_key_id,
+    })
 }
 
 impl SignedQrBody {
@@ -176,7 +193,9 @@ impl SignedQrBody {
     pub fn verify(&self, device: &Sm2PublicKey) -> Result<QrBody, ProtoError> {
         device
             .verify(&self.body.signing_input(), &self.signature)
-            .map_err(|_| ProtoError::new(ResultCode::QrSignatureInvalid, "device signature does not verify"))?;
+            .map_err(|_| {
+                ProtoError::new(ResultCode::QrSignatureInvalid, "device signature does not verify")
+            })?;
         Ok(self.body)
     }
 }

@@ -11,7 +11,10 @@ pub(crate) struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// Faults are reported as `CredentialInvalid` unless [`Self::with_code`] says otherwise.
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Self { rest: bytes, code: ResultCode::CredentialInvalid }
+        Self {
+            rest: bytes,
+            code: ResultCode::CredentialInvalid,
+        }
     }
 
     pub(crate) fn with_code(bytes: &'a [u8], code: ResultCode) -> Self {

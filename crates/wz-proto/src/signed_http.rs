@@ -51,14 +51,26 @@ fn canonical(fields: &[&str]) -> Result<Vec<u8>, ProtoError> {
 /// Checks an RP id: 1-64 characters of `[A-Za-z0-9._-]`.
 pub fn check_rp_id(rp_id: &str) -> Result<(), ProtoError> {
     let ok = (1..=64).contains(&rp_id.len())
-        && rp_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if ok { Ok(()) } else { Err(malformed("RP id must be 1-64 characters of A-Z a-z 0-9 . _ -")) }
+        && rp_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(malformed("RP id must be 1-64 characters of A-Z a-z 0-9 . _ -"))
+    }
 }
 
 fn check_nonce(nonce: &str) -> Result<(), ProtoError> {
     let ok = (16..=64).contains(&nonce.len())
-        && nonce.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if ok { Ok(()) } else { Err(malformed("nonce must be 16-64 lower-case hex digits")) }
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(malformed("nonce must be 16-64 lower-case hex digits"))
+    }
 }
 
 fn check_method_path(method: &str, path: &str) -> Result<(), ProtoError> {
@@ -100,7 +112,13 @@ pub struct RequestTarget<'a> {
     pub body: &'a [u8],
 }
 
-fn request_text(t: &RequestTarget<'_>, rp_id: &str, key_id: &KeyId, timestamp: u64, nonce: &str) -> Result<Vec<u8>, ProtoError> {
+fn request_text(
+    t: &RequestTarget<'_>,
+    rp_id: &str,
+    key_id: &KeyId,
+    timestamp: u64,
+    nonce: &str,
+) -> Result<Vec<u8>, ProtoError> {
     check_method_path(t.method, t.path)?;
     check_rp_id(rp_id)?;
     check_nonce(nonce)?;
@@ -128,7 +146,13 @@ impl RequestAuth {
         let key_id = signer.key_id();
         let text = request_text(target, rp_id, &key_id, timestamp, nonce)?;
         let signature = signer.sign(&text)?;
-        Ok(Self { rp_id: rp_id.to_owned(), key_id, timestamp, nonce: nonce.to_owned(), signature })
+        Ok(Self {
+            rp_id: rp_id.to_owned(),
+            key_id,
+            timestamp,
+            nonce: nonce.to_owned(),
+            signature,
+        })
     }
 
     /// The five headers to send.
@@ -156,28 +180,49 @@ impl RequestAuth {
         if ts.is_empty() || ts.len() > 20 || !ts.bytes().all(|b| b.is_ascii_digit()) {
             return Err(malformed("timestamp must be decimal unix seconds"));
         }
-        let timestamp = ts.parse::<u64>().map_err(|_| malformed("timestamp must be decimal unix seconds"))?;
+        let timestamp = ts
+            .parse::<u64>()
+            .map_err(|_| malformed("timestamp must be decimal unix seconds"))?;
         let nonce = need(headers::NONCE)?.to_owned();
         check_nonce(&nonce)?;
         let signature = parse_signature(need(headers::SIGNATURE)?)?;
-        Ok(Self { rp_id, key_id, timestamp, nonce, signature })
+        Ok(Self {
+            rp_id,
+            key_id,
+            timestamp,
+            nonce,
+            signature,
+        })
     }
 
     /// Checks the signature with the RP's registered key.
-    pub fn verify_signature(&self, rp_key: &Sm2PublicKey, target: &RequestTarget<'_>) -> Result<(), ProtoError> {
+    pub fn verify_signature(
+        &self,
+        rp_key: &Sm2PublicKey,
+        target: &RequestTarget<'_>,
+    ) -> Result<(), ProtoError> {
         if rp_key.key_id() != self.key_id {
-            return Err(ProtoError::new(ResultCode::RpKeyInvalid, "request names another key"));
+            return Err(ProtoError::new(
+                ResultCode::RpKeyInvalid,
+                "request names another key",
+            ));
         }
         let text = request_text(target, &self.rp_id, &self.key_id, self.timestamp, &self.nonce)?;
-        rp_key
-            .verify(&text, &self.signature)
-            .map_err(|_| ProtoError::new(ResultCode::RpSignatureInvalid, "request signature does not verify"))
+        rp_key.verify(&text, &self.signature).map_err(|_| {
+            ProtoError::new(
+                ResultCode::RpSignatureInvalid,
+                "request signature does not verify",
+            )
+        })
     }
 
     /// Checks the timestamp is within `max_skew` seconds of `now`.
     pub fn check_timestamp(&self, now: u64, max_skew: u64) -> Result<(), ProtoError> {
         if self.timestamp.abs_diff(now) > max_skew {
-            return Err(ProtoError::new(ResultCode::RequestExpired, "request timestamp outside the window"));
+            return Err(ProtoError::new(
+                ResultCode::RequestExpired,
+                "request timestamp outside the window",
+            ));
         }
         Ok(())
     }
@@ -216,10 +261,18 @@ fn response_text(t: &ResponseTarget<'_>, key_id: &KeyId, timestamp: u64) -> Resu
 
 impl ResponseAuth {
     /// Signs a response with the platform key.
-    pub fn sign(signer: &dyn Sm2Signer, target: &ResponseTarget<'_>, timestamp: u64) -> Result<Self, ProtoError> {
+    pub fn sign(
+        signer: &dyn Sm2Signer,
+        target: &ResponseTarget<'_>,
+        timestamp: u64,
+    ) -> Result<Self, ProtoError> {
         let key_id = signer.key_id();
         let signature = signer.sign(&response_text(target, &key_id, timestamp)?)?;
-        Ok(Self { key_id, timestamp, signature })
+        Ok(Self {
+            key_id,
+            timestamp,
+            signature,
+        })
     }
 
     /// The three headers to send (the nonce header echoes the request's).
@@ -245,17 +298,27 @@ impl ResponseAuth {
         let signature = get(headers::SIGNATURE)
             .ok_or(bad("verdict signature header missing"))
             .and_then(|s| parse_signature(s).map_err(|_| bad("verdict signature malformed")))?;
-        Ok(Self { key_id, timestamp, signature })
+        Ok(Self {
+            key_id,
+            timestamp,
+            signature,
+        })
     }
 
     /// Checks the platform's signature with its published key.
     pub fn verify(&self, platform_key: &Sm2PublicKey, target: &ResponseTarget<'_>) -> Result<(), ProtoError> {
-        let bad = ProtoError::new(ResultCode::VerdictSignatureInvalid, "verdict signature does not verify");
+        let bad = ProtoError::new(
+            ResultCode::VerdictSignatureInvalid,
+            "verdict signature does not verify",
+        );
         if platform_key.key_id() != self.key_id {
             return Err(bad);
         }
         platform_key
-            .verify(&response_text(target, &self.key_id, self.timestamp)?, &self.signature)
+            .verify(
+                &response_text(target, &self.key_id, self.timestamp)?,
+                &self.signature,
+            )
             .map_err(|_| bad)
     }
 }

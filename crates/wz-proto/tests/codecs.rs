@@ -29,7 +29,12 @@ fn keys() -> &'static Keys {
 }
 
 fn body(counter: u32) -> QrBody {
-    QrBody { cred_id: CredentialId([7; 16]), issued_at: 1_795_000_000, counter, nonce: [counter as u8; 8] }
+    QrBody {
+        cred_id: CredentialId([7; 16]),
+        issued_at: 1_795_000_000,
+        counter,
+        nonce: [counter as u8; 8],
+    }
 }
 
 #[test]
@@ -37,9 +42,16 @@ fn qr_round_trip_and_shape() {
     let k = keys();
     let text = body(1).seal(&k.device, k.platform.public_key()).unwrap();
     assert!(text.starts_with(QR_PREFIX));
-    assert_eq!(text.len(), 4 + ENVELOPE_LEN / 2 * 3, "fixed length: 304 characters");
+    assert_eq!(
+        text.len(),
+        4 + ENVELOPE_LEN / 2 * 3,
+        "fixed length: 304 characters"
+    );
     // Only QR alphanumeric-mode characters.
-    assert!(text.chars().all(|c| "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:".contains(c)));
+    assert!(
+        text.chars()
+            .all(|c| "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:".contains(c))
+    );
     let env = QrEnvelope::parse(&text).unwrap();
     let signed = env.open(&k.platform).unwrap();
     assert_eq!(signed.platform_key_id, k.platform.key_id());
@@ -54,34 +66,56 @@ fn qr_round_trip_and_shape() {
 fn qr_faults_map_to_codes() {
     let k = keys();
     let text = body(2).seal(&k.device, k.platform.public_key()).unwrap();
-    let code = |t: &str| QrEnvelope::parse(t).and_then(|e| e.open(&k.platform)).map(|_| ()).unwrap_err().code;
+    let code = |t: &str| {
+        QrEnvelope::parse(t)
+            .and_then(|e| e.open(&k.platform))
+            .map(|_| ())
+            .unwrap_err()
+            .code
+    };
 
     assert_eq!(code(""), ResultCode::QrMalformed);
     assert_eq!(code("WZ2:ABC"), ResultCode::QrMalformed);
     assert_eq!(code(&text[..text.len() - 3]), ResultCode::QrMalformed);
     assert_eq!(code(&format!("{text}00")), ResultCode::QrMalformed);
     assert_eq!(code(&"W".repeat(5000)), ResultCode::QrMalformed);
-    assert_eq!(code("WZ1:abc"), ResultCode::QrMalformed, "lower case is not base45");
+    assert_eq!(
+        code("WZ1:abc"),
+        ResultCode::QrMalformed,
+        "lower case is not base45"
+    );
 
     // Another version byte.
     let mut env = base45::decode(&text[4..]).unwrap();
     env[0] = 2;
-    assert_eq!(code(&format!("WZ1:{}", base45::encode(&env))), ResultCode::QrVersionUnsupported);
+    assert_eq!(
+        code(&format!("WZ1:{}", base45::encode(&env))),
+        ResultCode::QrVersionUnsupported
+    );
 
     // A key hint no platform key has.
     let mut env = base45::decode(&text[4..]).unwrap();
     env[1] ^= 0xff;
-    assert_eq!(code(&format!("WZ1:{}", base45::encode(&env))), ResultCode::QrUnknownKey);
+    assert_eq!(
+        code(&format!("WZ1:{}", base45::encode(&env))),
+        ResultCode::QrUnknownKey
+    );
 
     // Flipped ciphertext byte.
     let mut env = base45::decode(&text[4..]).unwrap();
     env[150] ^= 1;
-    assert_eq!(code(&format!("WZ1:{}", base45::encode(&env))), ResultCode::QrMalformed);
+    assert_eq!(
+        code(&format!("WZ1:{}", base45::encode(&env))),
+        ResultCode::QrMalformed
+    );
 
     // Signed by another device.
     let forged = body(2).seal(&k.rp, k.platform.public_key()).unwrap();
     let signed = QrEnvelope::parse(&forged).unwrap().open(&k.platform).unwrap();
-    assert_eq!(signed.verify(k.device.public_key()).unwrap_err().code, ResultCode::QrSignatureInvalid);
+    assert_eq!(
+        signed.verify(k.device.public_key()).unwrap_err().code,
+        ResultCode::QrSignatureInvalid
+    );
 }
 
 #[test]
@@ -89,8 +123,14 @@ fn qr_freshness_window() {
     let b = body(3);
     assert!(b.check_freshness(b.issued_at + 60, 60).is_ok());
     assert!(b.check_freshness(b.issued_at - 60, 60).is_ok());
-    assert_eq!(b.check_freshness(b.issued_at + 61, 60).unwrap_err().code, ResultCode::QrExpired);
-    assert_eq!(b.check_freshness(b.issued_at - 61, 60).unwrap_err().code, ResultCode::QrExpired);
+    assert_eq!(
+        b.check_freshness(b.issued_at + 61, 60).unwrap_err().code,
+        ResultCode::QrExpired
+    );
+    assert_eq!(
+        b.check_freshness(b.issued_at - 61, 60).unwrap_err().code,
+        ResultCode::QrExpired
+    );
 }
 
 #[test]
@@ -103,7 +143,10 @@ fn qr_opens_after_platform_key_rotation() {
     let signed = QrEnvelope::parse(&text).unwrap().open(&ring).unwrap();
     assert_eq!(signed.platform_key_id, k.platform.key_id());
     ring.retire(&k.platform.key_id()).unwrap();
-    assert_eq!(QrEnvelope::parse(&text).unwrap().open(&ring).unwrap_err().code, ResultCode::QrUnknownKey);
+    assert_eq!(
+        QrEnvelope::parse(&text).unwrap().open(&ring).unwrap_err().code,
+        ResultCode::QrUnknownKey
+    );
 }
 
 fn cert() -> CredentialCert {
@@ -128,12 +171,25 @@ fn credential_round_trip_and_checks() {
     assert_eq!(bytes.len(), wz_proto::credential::CERT_LEN);
     let back = CredentialCert::decode(&bytes).unwrap();
     assert_eq!(back, c);
-    assert_eq!(back.encode(), bytes, "canonical: re-encoding gives the same bytes");
+    assert_eq!(
+        back.encode(),
+        bytes,
+        "canonical: re-encoding gives the same bytes"
+    );
     back.verify(k.platform.public_key()).unwrap();
-    assert_eq!(back.verify(k.rp.public_key()).unwrap_err().code, ResultCode::CredentialInvalid);
+    assert_eq!(
+        back.verify(k.rp.public_key()).unwrap_err().code,
+        ResultCode::CredentialInvalid
+    );
     assert!(c.check_validity(c.body.not_before).is_ok());
-    assert_eq!(c.check_validity(c.body.not_after).unwrap_err().code, ResultCode::CredentialExpired);
-    assert_eq!(c.check_validity(c.body.not_before - 1).unwrap_err().code, ResultCode::CredentialExpired);
+    assert_eq!(
+        c.check_validity(c.body.not_after).unwrap_err().code,
+        ResultCode::CredentialExpired
+    );
+    assert_eq!(
+        c.check_validity(c.body.not_before - 1).unwrap_err().code,
+        ResultCode::CredentialExpired
+    );
     // Signing with a key other than the named issuer is refused.
     let mut b = c.body.clone();
     b.issuer_key_id = k.rp.key_id();
@@ -187,8 +243,19 @@ proptest! {
 
 fn signed_request(body: &[u8]) -> (RequestAuth, Vec<(&'static str, String)>) {
     let k = keys();
-    let t = RequestTarget { method: "POST", path: "/v1/verify", body };
-    let auth = RequestAuth::sign(&k.rp, "hotel-001", &t, 1_795_000_000, "00112233445566778899aabbccddeeff").unwrap();
+    let t = RequestTarget {
+        method: "POST",
+        path: "/v1/verify",
+        body,
+    };
+    let auth = RequestAuth::sign(
+        &k.rp,
+        "hotel-001",
+        &t,
+        1_795_000_000,
+        "00112233445566778899aabbccddeeff",
+    )
+    .unwrap();
     let headers = auth.to_headers().to_vec();
     (auth, headers)
 }
@@ -200,15 +267,38 @@ fn rp_request_signature_round_trip_and_tampering() {
     let (_, headers) = signed_request(body);
     let get = |n: &str| headers.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str());
     let auth = RequestAuth::from_headers(get).unwrap();
-    let t = RequestTarget { method: "POST", path: "/v1/verify", body };
+    let t = RequestTarget {
+        method: "POST",
+        path: "/v1/verify",
+        body,
+    };
     auth.verify_signature(k.rp.public_key(), &t).unwrap();
     auth.check_timestamp(1_795_000_100, 300).unwrap();
-    assert_eq!(auth.check_timestamp(1_795_000_301, 300).unwrap_err().code, ResultCode::RequestExpired);
+    assert_eq!(
+        auth.check_timestamp(1_795_000_301, 300).unwrap_err().code,
+        ResultCode::RequestExpired
+    );
 
-    let sig_fails = |t: RequestTarget<'_>, a: &RequestAuth| a.verify_signature(k.rp.public_key(), &t).unwrap_err().code;
-    assert_eq!(sig_fails(RequestTarget { body: b"{}", ..t }, &auth), ResultCode::RpSignatureInvalid);
-    assert_eq!(sig_fails(RequestTarget { path: "/v1/verify?x=1", ..t }, &auth), ResultCode::RpSignatureInvalid);
-    assert_eq!(sig_fails(RequestTarget { method: "PUT", ..t }, &auth), ResultCode::RpSignatureInvalid);
+    let sig_fails =
+        |t: RequestTarget<'_>, a: &RequestAuth| a.verify_signature(k.rp.public_key(), &t).unwrap_err().code;
+    assert_eq!(
+        sig_fails(RequestTarget { body: b"{}", ..t }, &auth),
+        ResultCode::RpSignatureInvalid
+    );
+    assert_eq!(
+        sig_fails(
+            RequestTarget {
+                path: "/v1/verify?x=1",
+                ..t
+            },
+            &auth
+        ),
+        ResultCode::RpSignatureInvalid
+    );
+    assert_eq!(
+        sig_fails(RequestTarget { method: "PUT", ..t }, &auth),
+        ResultCode::RpSignatureInvalid
+    );
     let mut other = auth.clone();
     other.rp_id = "cafe-002".into();
     assert_eq!(sig_fails(t, &other), ResultCode::RpSignatureInvalid);
@@ -216,27 +306,63 @@ fn rp_request_signature_round_trip_and_tampering() {
     other.timestamp += 1;
     assert_eq!(sig_fails(t, &other), ResultCode::RpSignatureInvalid);
     // The key id must be the registered key's.
-    assert_eq!(auth.verify_signature(k.platform.public_key(), &t).unwrap_err().code, ResultCode::RpKeyInvalid);
+    assert_eq!(
+        auth.verify_signature(k.platform.public_key(), &t)
+            .unwrap_err()
+            .code,
+        ResultCode::RpKeyInvalid
+    );
     // Line breaks cannot be smuggled into the signed text.
-    assert!(RequestAuth::sign(&k.rp, "hotel-001", &RequestTarget { path: "/v1\n/verify", ..t }, 1, "00112233445566778899aabbccddeeff").is_err());
+    assert!(
+        RequestAuth::sign(
+            &k.rp,
+            "hotel-001",
+            &RequestTarget {
+                path: "/v1\n/verify",
+                ..t
+            },
+            1,
+            "00112233445566778899aabbccddeeff"
+        )
+        .is_err()
+    );
     // Missing header.
     let get_missing = |n: &str| if n == "x-wz-nonce" { None } else { get(n) };
-    assert_eq!(RequestAuth::from_headers(get_missing).unwrap_err().code, ResultCode::RequestMalformed);
+    assert_eq!(
+        RequestAuth::from_headers(get_missing).unwrap_err().code,
+        ResultCode::RequestMalformed
+    );
 }
 
 #[test]
 fn verdict_signature_binds_request_nonce_and_body() {
     let k = keys();
     let body = br#"{"result":"pass"}"#;
-    let t = ResponseTarget { status: 200, rp_id: "hotel-001", request_nonce: "00112233445566778899aabbccddeeff", body };
+    let t = ResponseTarget {
+        status: 200,
+        rp_id: "hotel-001",
+        request_nonce: "00112233445566778899aabbccddeeff",
+        body,
+    };
     let auth = ResponseAuth::sign(&k.platform, &t, 1_795_000_000).unwrap();
     let headers = auth.to_headers();
     let get = |n: &str| headers.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str());
     let back = ResponseAuth::from_headers(get).unwrap();
     back.verify(k.platform.public_key(), &t).unwrap();
-    let other_nonce = ResponseTarget { request_nonce: "ffeeddccbbaa99887766554433221100", ..t };
-    assert_eq!(back.verify(k.platform.public_key(), &other_nonce).unwrap_err().code, ResultCode::VerdictSignatureInvalid);
-    let other_body = ResponseTarget { body: br#"{"result":"fail"}"#, ..t };
+    let other_nonce = ResponseTarget {
+        request_nonce: "ffeeddccbbaa99887766554433221100",
+        ..t
+    };
+    assert_eq!(
+        back.verify(k.platform.public_key(), &other_nonce)
+            .unwrap_err()
+            .code,
+        ResultCode::VerdictSignatureInvalid
+    );
+    let other_body = ResponseTarget {
+        body: br#"{"result":"fail"}"#,
+        ..t
+    };
     assert!(back.verify(k.platform.public_key(), &other_body).is_err());
     assert!(back.verify(k.rp.public_key(), &t).is_err());
 }
@@ -254,7 +380,10 @@ fn pin_block_round_trip() {
     assert_eq!(format!("{pin:?}"), "CredentialPin(<redacted>)");
     for weak in ["00000000", "12345678", "87654321", "99999999"] {
         assert!(CredentialPin::parse_new(weak).is_err(), "{weak}");
-        assert!(CredentialPin::parse(weak).is_ok(), "{weak} is a PIN, just a weak one");
+        assert!(
+            CredentialPin::parse(weak).is_ok(),
+            "{weak} is a PIN, just a weak one"
+        );
     }
     for bad in ["", "1234567", "123456789", "1234567a", "１２３４５６７８"] {
         assert!(CredentialPin::parse(bad).is_err(), "{bad}");
@@ -280,7 +409,10 @@ fn api_types_round_trip_and_redact() {
     assert!(json.contains(r#""mode":"0x06""#) && json.contains(r#""face_frames":["AQID"]"#));
     assert_eq!(serde_json::from_str::<VerifyRequest>(&json).unwrap(), req);
     let dbg = format!("{req:?}");
-    assert!(!dbg.contains("测试名") && !dbg.contains("11010519491231002X"), "{dbg}");
+    assert!(
+        !dbg.contains("测试名") && !dbg.contains("11010519491231002X"),
+        "{dbg}"
+    );
 
     // A bad check digit in JSON is refused at the boundary.
     let bad = json.replace("11010519491231002X", "110105194912310029");

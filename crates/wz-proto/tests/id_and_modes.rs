@@ -44,7 +44,10 @@ fn each_fault_has_its_own_error() {
     assert!(IdNumber::parse("一二三四五六").is_err());
     let today = CivilDate::new(2026, 11, 26).unwrap();
     let future = IdNumber::from_parts(110_105, CivilDate::new(2030, 1, 1).unwrap(), 1).unwrap();
-    assert_eq!(IdNumber::parse_on(future.as_str(), today).unwrap_err(), IdNumberError::BirthInFuture);
+    assert_eq!(
+        IdNumber::parse_on(future.as_str(), today).unwrap_err(),
+        IdNumberError::BirthInFuture
+    );
     // Error text never echoes the input.
     for (input, _) in cases {
         let e = wz_proto::ProtoError::from(IdNumber::parse(input).unwrap_err());
@@ -131,7 +134,10 @@ fn dates_and_ages() {
     let born = CivilDate::new(2008, 11, 27).unwrap();
     assert_eq!(born.age_on(CivilDate::new(2026, 11, 26).unwrap()), 17);
     assert_eq!(born.age_on(CivilDate::new(2026, 11, 27).unwrap()), 18);
-    assert_eq!(CivilDate::from_unix_seconds(1_764_115_200).unwrap().to_string(), "2025-11-26");
+    assert_eq!(
+        CivilDate::from_unix_seconds(1_764_115_200).unwrap().to_string(),
+        "2025-11-26"
+    );
     for bad in ["", "2026-13-01", "20260230", "2026/01/01", "２０２６0101"] {
         assert!(bad.parse::<CivilDate>().is_err(), "{bad}");
     }
@@ -139,13 +145,29 @@ fn dates_and_ages() {
 
 #[test]
 fn auth_modes_parse_like_operators_write_them() {
-    assert_eq!("0x06".parse::<AuthMode>().unwrap(), AuthMode::QR.with(AuthMode::FACE));
-    assert_eq!("0C".parse::<AuthMode>().unwrap(), AuthMode::QR.with(AuthMode::PIN));
+    assert_eq!(
+        "0x06".parse::<AuthMode>().unwrap(),
+        AuthMode::QR.with(AuthMode::FACE)
+    );
+    assert_eq!(
+        "0C".parse::<AuthMode>().unwrap(),
+        AuthMode::QR.with(AuthMode::PIN)
+    );
     assert_eq!("qr+face".parse::<AuthMode>().unwrap().to_string(), "0x06");
     assert_eq!("0x42".parse::<AuthMode>().unwrap().names(), "face+two-items");
     assert_eq!(AuthMode::from_bits(0x03).unwrap().names(), "card+face");
     assert_eq!(AuthMode::parse_list("0x06, 0x0C").unwrap().len(), 2);
-    for bad in ["", "0x", "0x00", "0x20", "0x80", "0xFF", "0x106", "qr+retina", "zz"] {
+    for bad in [
+        "",
+        "0x",
+        "0x00",
+        "0x20",
+        "0x80",
+        "0xFF",
+        "0x106",
+        "qr+retina",
+        "zz",
+    ] {
         let e = bad.parse::<AuthMode>().unwrap_err();
         assert_eq!(e.code, ResultCode::ModeInvalid, "{bad}");
     }
@@ -172,10 +194,24 @@ fn result_code_table_is_consistent() {
     assert_eq!(ResultCode::from_code(7), None);
     // The codes the platform issue names are all present.
     for n in [
-        "pass", "face_mismatch", "liveness_failed", "qr_expired", "qr_replayed", "qr_malformed",
-        "credential_revoked", "credential_superseded", "credential_suspended", "pin_wrong",
-        "pin_locked", "rp_unknown", "rp_signature_invalid", "mode_not_allowed",
-        "registry_record_not_found", "four_items_mismatch", "card_data_invalid", "internal_error",
+        "pass",
+        "face_mismatch",
+        "liveness_failed",
+        "qr_expired",
+        "qr_replayed",
+        "qr_malformed",
+        "credential_revoked",
+        "credential_superseded",
+        "credential_suspended",
+        "pin_wrong",
+        "pin_locked",
+        "rp_unknown",
+        "rp_signature_invalid",
+        "mode_not_allowed",
+        "registry_record_not_found",
+        "four_items_mismatch",
+        "card_data_invalid",
+        "internal_error",
     ] {
         assert!(ResultCode::from_name(n).is_some(), "{n}");
     }
