@@ -1,0 +1,114 @@
+-- wangzheng platform schema, SQLite. Keep in step with ../postgres/0001_initial.sql:
+-- same tables, columns and constraints; only the type names differ.
+
+CREATE TABLE registry (
+    citizen_id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- HMAC-SM3(index key, ID number): lookup without storing the number in clear.
+    id_index       BLOB NOT NULL UNIQUE,
+    -- SM4-GCM sealed JSON of the personal data (name, ID number, sex, ...).
+    pii            BLOB NOT NULL,
+    -- SM4-GCM sealed photo bytes.
+    photo          BLOB,
+    face_template  BLOB,
+    template_model TEXT,
+    data_key_id    TEXT NOT NULL,
+    created_at     INTEGER NOT NULL
+);
+
+CREATE TABLE credentials (
+    cred_id           BLOB PRIMARY KEY,
+    citizen_id        INTEGER NOT NULL REFERENCES registry (citizen_id),
+    level             INTEGER NOT NULL,
+    device_public_key BLOB NOT NULL,
+    certificate       BLOB NOT NULL,
+    status            TEXT NOT NULL,
+    not_before        INTEGER NOT NULL,
+    not_after         INTEGER NOT NULL,
+    last_counter      INTEGER NOT NULL DEFAULT -1,
+    created_at        INTEGER NOT NULL,
+    status_changed_at INTEGER NOT NULL
+);
+-- One active credential per citizen, enforced by the database itself.
+CREATE UNIQUE INDEX credentials_one_active ON credentials (citizen_id) WHERE status = 'active';
+
+CREATE TABLE credential_pins (
+    citizen_id    INTEGER PRIMARY KEY REFERENCES registry (citizen_id),
+    pin_hash      TEXT NOT NULL,
+    failed_count  INTEGER NOT NULL DEFAULT 0,
+    locked_until  INTEGER NOT NULL DEFAULT 0,
+    updated_at    INTEGER NOT NULL
+);
+
+CREATE TABLE relying_parties (
+    rp_id       TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    role        TEXT NOT NULL,
+    modes       TEXT NOT NULL,
+    attributes  TEXT NOT NULL,
+    rate_per_s  INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE rp_keys (
+    key_id      TEXT PRIMARY KEY,
+    rp_id       TEXT NOT NULL REFERENCES relying_parties (rp_id),
+    public_key  BLOB NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
+CREATE INDEX rp_keys_by_rp ON rp_keys (rp_id);
+
+CREATE TABLE rp_nonces (
+    rp_id    TEXT NOT NULL,
+    nonce    TEXT NOT NULL,
+    seen_at  INTEGER NOT NULL,
+    PRIMARY KEY (rp_id, nonce)
+);
+CREATE INDEX rp_nonces_by_time ON rp_nonces (seen_at);
+
+CREATE TABLE verifications (
+    serial        TEXT PRIMARY KEY,
+    rp_id         TEXT NOT NULL,
+    request_nonce TEXT NOT NULL,
+    citizen_id    INTEGER,
+    cred_id       BLOB,
+    mode          INTEGER NOT NULL,
+    result        INTEGER NOT NULL,
+    time          INTEGER NOT NULL,
+    -- The exact signed response, so a retry gets the same verdict.
+    response      BLOB NOT NULL,
+    UNIQUE (rp_id, request_nonce)
+);
+CREATE INDEX verifications_by_citizen ON verifications (citizen_id, time);
+
+CREATE TABLE challenges (
+    challenge_id TEXT PRIMARY KEY,
+    nonce        BLOB NOT NULL,
+    purpose      TEXT NOT NULL,
+    actions      TEXT NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    used         INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE platform_keys (
+    key_id      TEXT PRIMARY KEY,
+    usage       TEXT NOT NULL,
+    -- Private key wrapped (SM4-GCM) under the master key; raw 32-byte key for data/pseudonym keys.
+    wrapped     BLOB NOT NULL,
+    public_key  BLOB,
+    status      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    retire_at   INTEGER
+);
+
+CREATE TABLE audit_log (
+    seq        INTEGER PRIMARY KEY,
+    time       INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    prev_hash  BLOB NOT NULL,
+    hash       BLOB NOT NULL
+);

@@ -1,0 +1,19 @@
+/// Storage faults. Messages name tables and constraints, never row values.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL: expected sqlite:// or postgres://")]
+    UnsupportedUrl,
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(&'static str),
+}
+
+pub type Result<T, E = StoreError> = core::result::Result<T, E>;
