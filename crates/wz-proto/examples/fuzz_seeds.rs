@@ -47,6 +47,22 @@ fn main() {
 
     write("id_number", "standard-example", b"11010519491231002X");
 
+    let authority = Sm2PrivateKey::from_scalar_bytes(&[0x55; 32]).unwrap();
+    let card = wz_proto::CardData {
+        id_number: wz_proto::IdNumber::parse("11010519491231002X").unwrap(),
+        name: "测试".into(),
+        sex: wz_proto::Sex::Female,
+        ethnicity: "汉".into(),
+        birth_date: wz_proto::CivilDate::new(1949, 12, 31).unwrap(),
+        address: "测试地址".into(),
+        valid_from: wz_proto::CivilDate::new(2020, 1, 1).unwrap(),
+        valid_to: None,
+        photo: vec![1, 2, 3],
+    }
+    .sign(&authority)
+    .unwrap();
+    write("card_decode", "valid-card", &card.encode().unwrap());
+
     let rp = Sm2PrivateKey::from_scalar_bytes(&[0x44; 32]).unwrap();
     let target = RequestTarget {
         method: "POST",

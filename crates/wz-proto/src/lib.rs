@@ -12,6 +12,7 @@
 
 pub mod api;
 mod auth_mode;
+pub mod card;
 pub mod credential;
 mod date;
 mod error;
@@ -23,6 +24,7 @@ mod result_code;
 pub mod signed_http;
 
 pub use auth_mode::AuthMode;
+pub use card::{CardData, SignedCard};
 pub use credential::{CredentialBody, CredentialCert, CredentialId, Level};
 pub use date::{CivilDate, DateError};
 pub use error::ProtoError;

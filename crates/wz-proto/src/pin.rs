@@ -19,6 +19,21 @@ const DOMAIN: &[u8] = b"wz-pin-v1";
 /// PIN length in digits.
 pub const PIN_LEN: usize = 8;
 
+/// The challenge a PIN block for a QR verification is bound to: derived from
+/// the QR body, so the block is good for that one presentation only.
+#[must_use]
+pub fn challenge_for_qr(body: &crate::QrBody) -> [u8; 16] {
+    let d = wz_crypto::sm3_parts(&[
+        b"wz-pin-qr",
+        &body.cred_id.0,
+        &body.counter.to_be_bytes(),
+        &body.nonce,
+    ]);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(d.get(..16).unwrap_or(&[0; 16]));
+    out
+}
+
 /// An 8-digit credential PIN. Zeroized on drop; never printed.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct CredentialPin([u8; PIN_LEN]);

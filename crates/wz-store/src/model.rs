@@ -194,6 +194,8 @@ pub struct VerificationRecord {
     pub serial: String,
     pub rp_id: String,
     pub request_nonce: String,
+    /// SM3 of the request body.
+    pub request_hash: [u8; 32],
     pub citizen_id: Option<i64>,
     pub cred_id: Option<CredentialId>,
     pub mode: u8,

@@ -659,12 +659,13 @@ impl Store {
     /// Logs a verification with its signed response.
     pub async fn insert_verification(&self, v: &VerificationRecord) -> Result<()> {
         let res = sqlx::query(
-            "INSERT INTO verifications (serial, rp_id, request_nonce, citizen_id, cred_id, mode, result, time, response)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            "INSERT INTO verifications (serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
         .bind(v.serial.clone())
         .bind(v.rp_id.clone())
         .bind(v.request_nonce.clone())
+        .bind(v.request_hash.to_vec())
         .bind(v.citizen_id)
         .bind(v.cred_id.map(|c| c.0.to_vec()))
         .bind(i64::from(v.mode))
@@ -686,7 +687,7 @@ impl Store {
         nonce: &str,
     ) -> Result<Option<VerificationRecord>> {
         let row = sqlx::query(
-            "SELECT serial, rp_id, request_nonce, citizen_id, cred_id, mode, result, time, response
+            "SELECT serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response
              FROM verifications WHERE rp_id = $1 AND request_nonce = $2",
         )
         .bind(rp_id)
@@ -695,10 +696,12 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let cred: Option<Vec<u8>> = row.try_get("cred_id")?;
+        let hash: Vec<u8> = row.try_get("request_hash")?;
         Ok(Some(VerificationRecord {
             serial: row.try_get("serial")?,
             rp_id: row.try_get("rp_id")?,
             request_nonce: row.try_get("request_nonce")?,
+            request_hash: hash.try_into().map_err(|_| StoreError::Corrupt("request hash"))?,
             citizen_id: row.try_get("citizen_id")?,
             cred_id: cred.as_deref().map(cred_id_from).transpose()?,
             mode: u8::try_from(row.try_get::<i64, _>("mode")?).map_err(|_| StoreError::Corrupt("mode"))?,

@@ -356,6 +356,7 @@ async fn verifications_and_history(b: Backend) {
                 serial: format!("s{i}"),
                 rp_id: "hotel".into(),
                 request_nonce: format!("n{i}"),
+                request_hash: [i; 32],
                 citizen_id: Some(c),
                 cred_id: Some(CredentialId([1; 16])),
                 mode: 0x06,

@@ -72,6 +72,8 @@ CREATE TABLE verifications (
     serial        TEXT PRIMARY KEY,
     rp_id         TEXT NOT NULL,
     request_nonce TEXT NOT NULL,
+    -- SM3 of the request body: a retry must match it to get the stored verdict.
+    request_hash  BYTEA NOT NULL,
     citizen_id    BIGINT,
     cred_id       BYTEA,
     mode          BIGINT NOT NULL,
