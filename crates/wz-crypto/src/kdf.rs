@@ -16,8 +16,9 @@ use zeroize::Zeroizing;
 use crate::hash::{HmacSm3, SM3_LEN, hmac_sm3};
 use crate::{CryptoError, Result, rng};
 
-/// Iterations used for new hashes: about 0.1 s per guess on one core of the
-/// reference machine (see the `kdf` benchmark).
+/// Iterations used for new hashes: about 32 ms per guess on one core of the
+/// reference machine (`pin_kdf` in `benches/national.rs`). Each PIN check on
+/// the platform costs the same, which the online lockout bounds.
 pub const DEFAULT_ITERATIONS: u32 = 100_000;
 /// Hashes with fewer iterations are refused (a downgraded record).
 pub const MIN_ITERATIONS: u32 = 10_000;

@@ -244,7 +244,9 @@ pub enum Attribute {
     IdNumber,
     Sex,
     BirthDate,
+    #[serde(rename = "age_over_18")]
     AgeOver18,
+    #[serde(rename = "age_over_60")]
     AgeOver60,
     Address,
     Photo,

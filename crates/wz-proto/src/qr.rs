@@ -126,6 +126,11 @@ impl QrEnvelope {
             .strip_prefix(QR_PREFIX)
             .ok_or(malformed("QR text does not start with WZ1:"))?;
         let env = base45::decode(b45).map_err(|_| malformed("QR text is not valid base45"))?;
+        // The decoder accepts some out-of-range groups (e.g. "ZZ" > 255);
+        // RFC 9285 says to refuse them, so only the canonical text passes.
+        if base45::encode(&env) != b45 {
+            return Err(malformed("QR text is not canonical base45"));
+        }
         let mut r = Reader::with_code(&env, ResultCode::QrMalformed);
         let version = r.u8()?;
         if version != QR_VERSION {

@@ -391,6 +391,14 @@ fn pin_block_round_trip() {
 }
 
 #[test]
+fn attribute_json_names_match_their_text_names() {
+    for a in wz_proto::api::Attribute::ALL {
+        assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{}\"", a.name()));
+        assert_eq!(wz_proto::api::Attribute::parse_list(a.name()).unwrap(), vec![a]);
+    }
+}
+
+#[test]
 fn api_types_round_trip_and_redact() {
     let req = VerifyRequest {
         mode: AuthMode::from_bits(0x06).unwrap(),

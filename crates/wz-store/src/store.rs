@@ -244,8 +244,15 @@ impl Store {
 
     /// Issues a credential in one transaction: the citizen's active
     /// credential (if any) becomes `superseded`, the new one `active`.
-    /// Returns the ids of the credentials it superseded.
-    pub async fn issue_credential(&self, c: &NewCredential, now: u64) -> Result<Vec<CredentialId>> {
+    /// With `pin_hash`, the citizen's credential PIN is set (and its lockout
+    /// cleared) in the same transaction. Returns the ids of the credentials
+    /// it superseded.
+    pub async fn issue_credential(
+        &self,
+        c: &NewCredential,
+        pin_hash: Option<&str>,
+        now: u64,
+    ) -> Result<Vec<CredentialId>> {
         let mut tx = self.pool.begin().await?;
         let old = sqlx::query("SELECT cred_id FROM credentials WHERE citizen_id = $1 AND status = 'active'")
             .bind(c.citizen_id)
@@ -282,6 +289,9 @@ impl Store {
         .bind(ts(now))
         .execute(&mut *tx)
         .await?;
+        if let Some(hash) = pin_hash {
+            Self::set_pin_in(&mut tx, c.citizen_id, hash, now).await?;
+        }
         tx.commit().await?;
         Ok(old)
     }
@@ -365,6 +375,18 @@ impl Store {
 
     /// Sets (or replaces) a citizen's PIN hash and clears the lockout.
     pub async fn set_pin(&self, citizen_id: i64, pin_hash: &str, now: u64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        Self::set_pin_in(&mut tx, citizen_id, pin_hash, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_pin_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        citizen_id: i64,
+        pin_hash: &str,
+        now: u64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO credential_pins (citizen_id, pin_hash, failed_count, locked_until, updated_at)
              VALUES ($1, $2, 0, 0, $3)
@@ -373,7 +395,7 @@ impl Store {
         .bind(citizen_id)
         .bind(pin_hash)
         .bind(ts(now))
-        .execute(&self.pool)
+        .execute(&mut **tx)
         .await?;
         Ok(())
     }

@@ -99,7 +99,7 @@ async fn one_active_credential_per_citizen(b: Backend) {
     let c = with_citizen(&t, 1).await;
     assert!(
         t.store
-            .issue_credential(&credential(c, 1), NOW)
+            .issue_credential(&credential(c, 1), None, NOW)
             .await
             .unwrap()
             .is_empty()
@@ -107,7 +107,7 @@ async fn one_active_credential_per_citizen(b: Backend) {
     // A new device supersedes the old credential in the same transaction.
     let old = t
         .store
-        .issue_credential(&credential(c, 2), NOW + 5)
+        .issue_credential(&credential(c, 2), Some("pin-hash"), NOW + 5)
         .await
         .unwrap();
     assert_eq!(old, vec![CredentialId([1; 16])]);
@@ -115,6 +115,11 @@ async fn one_active_credential_per_citizen(b: Backend) {
     assert_eq!(first.status, CredentialStatus::Superseded);
     assert_eq!(first.status_changed_at, NOW + 5);
     let second = t.store.credential(&CredentialId([2; 16])).await.unwrap().unwrap();
+    assert_eq!(
+        t.store.pin_state(c).await.unwrap().unwrap().pin_hash,
+        "pin-hash",
+        "PIN set with the credential"
+    );
     assert_eq!(
         (second.status, second.level, second.last_counter),
         (CredentialStatus::Active, Level::Lightweight, -1)
@@ -143,7 +148,7 @@ async fn one_active_credential_per_citizen(b: Backend) {
             .unwrap()
     );
     // A duplicate credential id is refused and changes nothing.
-    let dup = t.store.issue_credential(&credential(c, 2), NOW).await;
+    let dup = t.store.issue_credential(&credential(c, 2), None, NOW).await;
     assert!(dup.is_err());
     assert_eq!(
         t.store.credential(&second.cred_id).await.unwrap().unwrap().status,
@@ -152,7 +157,7 @@ async fn one_active_credential_per_citizen(b: Backend) {
     // An unknown citizen violates the foreign key.
     assert!(
         t.store
-            .issue_credential(&credential(999_999, 3), NOW)
+            .issue_credential(&credential(999_999, 3), None, NOW)
             .await
             .is_err()
     );
@@ -170,7 +175,10 @@ async fn one_active_credential_per_citizen(b: Backend) {
 async fn qr_counter_accepts_each_value_once_under_races(b: Backend) {
     let t = TestStore::new(b).await.unwrap();
     let c = with_citizen(&t, 1).await;
-    t.store.issue_credential(&credential(c, 1), NOW).await.unwrap();
+    t.store
+        .issue_credential(&credential(c, 1), None, NOW)
+        .await
+        .unwrap();
     let id = CredentialId([1; 16]);
     // 16 concurrent presentations of one QR (counter 5): exactly one wins.
     let mut tasks = Vec::new();

@@ -105,6 +105,9 @@ CREATE TABLE platform_keys (
     retire_at   BIGINT
 );
 
+-- One current key per usage, even when several nodes bootstrap at once.
+CREATE UNIQUE INDEX platform_keys_one_current ON platform_keys (usage) WHERE status = 'current';
+
 CREATE TABLE audit_log (
     seq        BIGINT PRIMARY KEY,
     time       BIGINT NOT NULL,

@@ -1,0 +1,98 @@
+//! Platform settings: TOML file with `WZ_*` environment overrides.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{PlatformError, Result};
+use wz_proto::ResultCode;
+
+/// Everything an operator can tune. Secrets are not here: the master key
+/// comes from `WZ_MASTER_KEY` or `master_key_file`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlatformConfig {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// Address to listen on.
+    pub listen: String,
+    /// File holding the 32-hex-digit master key (if `WZ_MASTER_KEY` is unset).
+    pub master_key_file: Option<String>,
+    /// Operator token for the admin API (`WZ_ADMIN_TOKEN` overrides).
+    pub admin_token: Option<String>,
+    /// Card authority public keys (PEM files) trusted for card data.
+    pub card_authority_keys: Vec<String>,
+    /// QR freshness window, seconds either side of platform time.
+    pub qr_freshness_secs: u64,
+    /// Allowed RP clock difference, seconds.
+    pub request_skew_secs: u64,
+    /// How long an issued credential is valid, seconds.
+    pub credential_validity_secs: u64,
+    /// Wrong PINs before the lock.
+    pub pin_lock_after: u32,
+    /// First lock length, seconds; doubles with each further wrong PIN.
+    pub pin_lock_base_secs: u64,
+    /// Enrolment challenges expire after this many seconds.
+    pub challenge_ttl_secs: u64,
+    /// How long a rotated-out platform key still opens QR codes, seconds.
+    pub key_drain_secs: u64,
+    /// Largest accepted request body, bytes.
+    pub max_body_bytes: usize,
+    /// Log as JSON lines.
+    pub log_json: bool,
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://wz-data/platform.db".to_owned(),
+            listen: "127.0.0.1:8680".to_owned(),
+            master_key_file: None,
+            admin_token: None,
+            card_authority_keys: Vec::new(),
+            qr_freshness_secs: wz_proto::qr::DEFAULT_FRESHNESS_SECS,
+            request_skew_secs: wz_proto::signed_http::DEFAULT_MAX_SKEW_SECS,
+            credential_validity_secs: 2 * 365 * 86_400,
+            pin_lock_after: 5,
+            pin_lock_base_secs: 60,
+            challenge_ttl_secs: 300,
+            key_drain_secs: 600,
+            max_body_bytes: 4 * 1024 * 1024,
+            log_json: false,
+        }
+    }
+}
+
+impl PlatformConfig {
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        toml::from_str(text)
+            .map_err(|_| PlatformError::new(ResultCode::RequestMalformed, "config file is not valid"))
+    }
+
+    /// Applies `WZ_DATABASE_URL`, `WZ_LISTEN`, `WZ_ADMIN_TOKEN`, `WZ_MASTER_KEY_FILE`,
+    /// `WZ_LOG_JSON` from `get` (the environment at the edge).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = get("WZ_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = get("WZ_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = get("WZ_ADMIN_TOKEN") {
+            self.admin_token = Some(v);
+        }
+        if let Some(v) = get("WZ_MASTER_KEY_FILE") {
+            self.master_key_file = Some(v);
+        }
+        if let Some(v) = get("WZ_LOG_JSON") {
+            self.log_json = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+    }
+
+    /// Lock length after `failed` wrong PINs (`failed >= pin_lock_after`):
+    /// base, then doubling, capped at one day.
+    #[must_use]
+    pub fn pin_backoff(&self, failed: u32) -> u64 {
+        let extra = failed.saturating_sub(self.pin_lock_after).min(20);
+        self.pin_lock_base_secs.saturating_mul(1u64 << extra).min(86_400)
+    }
+}

@@ -1,0 +1,79 @@
+//! The face engine as the platform sees it. The real engine (`wz-face`)
+//! implements this trait; until it is configured, [`NoFaceEngine`] answers
+//! every face request with `unavailable`, so no face check ever passes
+//! without a real comparison.
+
+use wz_proto::ResultCode;
+use wz_proto::api::LivenessAction;
+
+/// Why the engine could not give a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FaceError {
+    #[error("image is invalid, truncated or too large")]
+    ImageInvalid,
+    #[error("exactly one face must be visible")]
+    NoSingleFace,
+    #[error("face image quality is too low")]
+    QualityLow,
+    #[error("template was made by another model")]
+    ModelMismatch,
+    #[error("face engine is not available")]
+    Unavailable,
+}
+
+impl FaceError {
+    /// The shared result code.
+    #[must_use]
+    pub fn result_code(self) -> ResultCode {
+        match self {
+            Self::ImageInvalid => ResultCode::ImageInvalid,
+            Self::NoSingleFace => ResultCode::FaceNotFound,
+            Self::QualityLow => ResultCode::FaceQualityLow,
+            Self::ModelMismatch => ResultCode::InternalError,
+            Self::Unavailable => ResultCode::Unavailable,
+        }
+    }
+}
+
+/// The engine's answer for a live capture against a stored template.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FaceVerdict {
+    /// Liveness shown (the asked actions in order, and passive checks).
+    pub live: bool,
+    /// Similarity at or above the calibrated threshold.
+    pub matched: bool,
+    /// Similarity score, for metrics and calibration only.
+    pub score: f32,
+}
+
+/// Detect, embed, compare and check liveness.
+pub trait FaceEngine: Send + Sync {
+    /// The model id templates are tagged with.
+    fn model_id(&self) -> &str;
+    /// A template from a registry or card photo.
+    fn template_from_photo(&self, image: &[u8]) -> Result<Vec<u8>, FaceError>;
+    /// Live frames (showing `actions` in order; empty = passive liveness only)
+    /// against a stored template.
+    fn verify_live(
+        &self,
+        frames: &[Vec<u8>],
+        actions: &[LivenessAction],
+        template: &[u8],
+    ) -> Result<FaceVerdict, FaceError>;
+}
+
+/// Stands in while no engine is configured: every call is `Unavailable`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFaceEngine;
+
+impl FaceEngine for NoFaceEngine {
+    fn model_id(&self) -> &str {
+        "none"
+    }
+    fn template_from_photo(&self, _: &[u8]) -> Result<Vec<u8>, FaceError> {
+        Err(FaceError::Unavailable)
+    }
+    fn verify_live(&self, _: &[Vec<u8>], _: &[LivenessAction], _: &[u8]) -> Result<FaceVerdict, FaceError> {
+        Err(FaceError::Unavailable)
+    }
+}

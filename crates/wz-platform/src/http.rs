@@ -1,0 +1,460 @@
+//! The HTTP API (axum). Handlers decode, call a [`Platform`] method and
+//! encode; errors are RFC 7807 problems with the shared result code.
+//! This module is the edge: it alone reads the clock.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use wz_crypto::Sm2PublicKey;
+use wz_proto::api::{Attribute, LightEnrolRequest, Problem, UpgradedEnrolRequest};
+use wz_proto::{AuthMode, RequestAuth, RequestTarget, ResultCode};
+use wz_store::RpRole;
+
+use crate::{Platform, PlatformError, RpRegistration, SignedReply};
+
+/// Seconds and milliseconds since the epoch: the one clock read.
+#[allow(clippy::disallowed_methods)]
+fn now() -> (u64, u64) {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs(), u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[allow(clippy::disallowed_methods)]
+fn started() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+/// An error as the client sees it.
+#[derive(Debug)]
+pub struct ApiError(PlatformError);
+
+impl<E: Into<PlatformError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut problem = Problem::new(self.0.code, Some(self.0.reason));
+        // Codes that are ordinary verdicts inside a signed verification
+        // (face mismatch, expired QR, …) end other requests as 422.
+        if problem.status == 200 {
+            problem.status = 422;
+        }
+        let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn body_or_problem(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            PlatformError::new(ResultCode::BodyTooLarge, "request body is larger than allowed").into()
+        } else {
+            PlatformError::new(ResultCode::RequestMalformed, "request body could not be read").into()
+        }
+    })
+}
+
+fn json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|_| {
+        PlatformError::new(
+            ResultCode::RequestMalformed,
+            "body is not valid JSON for this request",
+        )
+        .into()
+    })
+}
+
+fn signed(reply: SignedReply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], reply.body).into_response();
+    for (name, value) in reply.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    resp
+}
+
+fn request_auth(headers: &HeaderMap) -> ApiResult<RequestAuth> {
+    Ok(RequestAuth::from_headers(|name| {
+        headers.get(name).and_then(|v| v.to_str().ok())
+    })?)
+}
+
+fn path_and_query(uri: &Uri) -> &str {
+    uri.path_and_query().map_or("/", |p| p.as_str())
+}
+
+/// Builds the router over a platform.
+pub fn router(platform: Arc<Platform>) -> Router {
+    let limit = platform.config().max_body_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/keys", get(keys))
+        .route("/v1/challenges", post(challenge))
+        .route("/v1/enrol/light", post(enrol_light))
+        .route("/v1/enrol/upgraded", post(enrol_upgraded))
+        .route("/v1/verify", post(verify))
+        .route("/v1/wallet/status", post(wallet_status))
+        .route("/v1/wallet/history", post(wallet_history))
+        .route("/v1/wallet/suspend", post(wallet_suspend))
+        .route("/v1/admin/rps", post(admin_register_rp).get(admin_list_rps))
+        .route("/v1/admin/rps/{rp_id}/keys", post(admin_add_rp_key))
+        .route("/v1/admin/rps/{rp_id}/revoke", post(admin_revoke_rp))
+        .route("/v1/admin/rp-keys/{key_id}/revoke", post(admin_revoke_rp_key))
+        .route("/v1/admin/platform-keys/{usage}/rotate", post(admin_rotate_key))
+        .route("/v1/admin/audit/verify", get(admin_audit_verify))
+        .fallback(|| async { ApiError(PlatformError::new(ResultCode::RequestMalformed, "no such route")) })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(platform)
+}
+
+async fn readyz(State(p): State<Arc<Platform>>) -> Response {
+    match p.store().ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(_) => ApiError(PlatformError::new(
+            ResultCode::Unavailable,
+            "database is not reachable",
+        ))
+        .into_response(),
+    }
+}
+
+async fn metrics(State(p): State<Arc<Platform>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        p.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn keys(State(p): State<Arc<Platform>>) -> Response {
+    Json(p.keys_response(now().0)).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ChallengeRequest {
+    purpose: String,
+}
+
+async fn challenge(
+    State(p): State<Arc<Platform>>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let req: ChallengeRequest = json(&body_or_problem(body)?)?;
+    Ok(Json(p.new_challenge(&req.purpose, now().0).await?).into_response())
+}
+
+async fn enrol_light(
+    State(p): State<Arc<Platform>>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let t = started();
+    let req: LightEnrolRequest = json(&body_or_problem(body)?)?;
+    let r = p.enrol_light(&req, now().0).await;
+    p.metrics
+        .latency("/v1/enrol/light", t.elapsed().as_secs_f64() * 1000.0);
+    Ok(Json(r?).into_response())
+}
+
+async fn enrol_upgraded(
+    State(p): State<Arc<Platform>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let t = started();
+    let body = body_or_problem(body)?;
+    let auth = request_auth(&headers)?;
+    let target = RequestTarget {
+        method: method.as_str(),
+        path: path_and_query(&uri),
+        body: &body,
+    };
+    let (secs, _) = now();
+    let (terminal, _) = p.authenticate_rp(&auth, &target, secs).await?;
+    if !p
+        .store()
+        .remember_rp_nonce(&terminal.rp_id, &auth.nonce, secs)
+        .await?
+    {
+        return Err(PlatformError::new(ResultCode::RequestReplayed, "request nonce was seen before").into());
+    }
+    let req: UpgradedEnrolRequest = json(&body)?;
+    let r = p.enrol_upgraded(&terminal, &req, secs).await;
+    p.metrics
+        .latency("/v1/enrol/upgraded", t.elapsed().as_secs_f64() * 1000.0);
+    let body =
+        serde_json::to_vec(&r?).map_err(|_| PlatformError::new(ResultCode::InternalError, "encoding"))?;
+    Ok(signed(p.sign_reply(
+        200,
+        body,
+        &terminal.rp_id,
+        &auth.nonce,
+        secs,
+    )?))
+}
+
+async fn verify(
+    State(p): State<Arc<Platform>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let t = started();
+    let body = body_or_problem(body)?;
+    let auth = request_auth(&headers)?;
+    let target = RequestTarget {
+        method: method.as_str(),
+        path: path_and_query(&uri),
+        body: &body,
+    };
+    let (secs, ms) = now();
+    let r = p.verify(&auth, &target, secs, ms).await;
+    p.metrics
+        .latency("/v1/verify", t.elapsed().as_secs_f64() * 1000.0);
+    Ok(signed(r?))
+}
+
+async fn wallet_cred(
+    p: &Platform,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<wz_store::CredentialRow> {
+    let auth = request_auth(headers)?;
+    let target = RequestTarget {
+        method: method.as_str(),
+        path: path_and_query(uri),
+        body,
+    };
+    Ok(p.authenticate_wallet(&auth, &target, now().0).await?)
+}
+
+async fn wallet_status(
+    State(p): State<Arc<Platform>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body_or_problem(body)?;
+    let cred = wallet_cred(&p, &method, &uri, &headers, &body).await?;
+    Ok(Json(p.wallet_status(&cred, now().0)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    limit: Option<u32>,
+}
+
+async fn wallet_history(
+    State(p): State<Arc<Platform>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HistoryQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body_or_problem(body)?;
+    let cred = wallet_cred(&p, &method, &uri, &headers, &body).await?;
+    Ok(Json(p.wallet_history(&cred, q.limit.unwrap_or(100)).await?).into_response())
+}
+
+async fn wallet_suspend(
+    State(p): State<Arc<Platform>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body_or_problem(body)?;
+    let cred = wallet_cred(&p, &method, &uri, &headers, &body).await?;
+    Ok(Json(p.wallet_suspend(&cred, now().0).await?).into_response())
+}
+
+// ------------------------------------------------------------------- admin
+
+fn admin(p: &Platform, headers: &HeaderMap) -> ApiResult<()> {
+    let denied = || {
+        ApiError(PlatformError::new(
+            ResultCode::Unauthorized,
+            "operator token missing or wrong",
+        ))
+    };
+    let Some(token) = p.config().admin_token.as_deref() else {
+        return Err(denied());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(denied)?;
+    // Compare digests so the comparison time says nothing about the token.
+    if wz_crypto::sm3(given.as_bytes()) == wz_crypto::sm3(token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(denied())
+    }
+}
+
+/// `POST /v1/admin/rps` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterRpBody {
+    pub rp_id: String,
+    pub name: String,
+    /// `verifier` or `trusted_terminal`.
+    pub role: String,
+    /// SEC1 public key, hex.
+    pub public_key: String,
+    pub modes: Vec<AuthMode>,
+    #[serde(default)]
+    pub attributes: Vec<Attribute>,
+    pub rate_per_s: u32,
+}
+
+fn parse_key(hex_key: &str) -> ApiResult<Sm2PublicKey> {
+    hex::decode(hex_key)
+        .ok()
+        .and_then(|b| Sm2PublicKey::from_sec1_bytes(&b).ok())
+        .ok_or_else(|| {
+            ApiError(PlatformError::new(
+                ResultCode::RequestMalformed,
+                "public key must be a hex SM2 point",
+            ))
+        })
+}
+
+async fn admin_register_rp(
+    State(p): State<Arc<Platform>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    let b: RegisterRpBody = json(&body_or_problem(body)?)?;
+    let role = RpRole::parse(&b.role).map_err(|_| {
+        PlatformError::new(
+            ResultCode::RequestMalformed,
+            "role must be verifier or trusted_terminal",
+        )
+    })?;
+    let reg = RpRegistration {
+        rp_id: b.rp_id,
+        name: b.name,
+        role,
+        public_key: parse_key(&b.public_key)?,
+        modes: b.modes,
+        attributes: b.attributes,
+        rate_per_s: b.rate_per_s,
+    };
+    let rp = p.register_rp(&reg, "operator", now().0).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "rp_id": rp.rp_id, "key_id": reg.public_key.key_id().to_string() })),
+    )
+        .into_response())
+}
+
+async fn admin_list_rps(State(p): State<Arc<Platform>>, headers: HeaderMap) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    let rps = p.store().list_rps().await?;
+    let list: Vec<_> = rps
+        .into_iter()
+        .map(|rp| {
+            serde_json::json!({
+                "rp_id": rp.rp_id, "name": rp.name, "role": rp.role.as_str(),
+                "modes": rp.modes, "attributes": rp.attributes, "rate_per_s": rp.rate_per_s,
+                "active": rp.status == wz_store::EntityStatus::Active,
+            })
+        })
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct AddKeyBody {
+    public_key: String,
+    #[serde(default)]
+    replace: bool,
+}
+
+async fn admin_add_rp_key(
+    State(p): State<Arc<Platform>>,
+    Path(rp_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    let b: AddKeyBody = json(&body_or_problem(body)?)?;
+    let key = parse_key(&b.public_key)?;
+    p.add_rp_key(&rp_id, &key, b.replace, "operator", now().0).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "key_id": key.key_id().to_string() })),
+    )
+        .into_response())
+}
+
+async fn admin_revoke_rp(
+    State(p): State<Arc<Platform>>,
+    Path(rp_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    p.revoke_rp(&rp_id, "operator", now().0).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn admin_revoke_rp_key(
+    State(p): State<Arc<Platform>>,
+    Path(key_id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    p.revoke_rp_key(&key_id, "operator", now().0).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn admin_rotate_key(
+    State(p): State<Arc<Platform>>,
+    Path(usage): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    let id = p.rotate_key(&usage, "operator", now().0).await?;
+    Ok(Json(serde_json::json!({ "usage": usage, "key_id": id })).into_response())
+}
+
+async fn admin_audit_verify(State(p): State<Arc<Platform>>, headers: HeaderMap) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    let r = p.store().verify_audit().await?;
+    Ok(Json(serde_json::json!({
+        "entries": r.entries,
+        "intact": r.is_intact(),
+        "head_seq": r.head.map(|h| h.0),
+        "head_hash": r.head.map(|h| hex::encode(h.1)),
+        "first_break_seq": r.first_break.map(|b| b.0),
+        "first_break": r.first_break.map(|b| b.1),
+    }))
+    .into_response())
+}

@@ -1,0 +1,19 @@
+//! The wangzheng platform: registry, issuance, verification, revocation,
+//! relying parties, citizen history, audit, and the HTTP API over them.
+//!
+//! Domain logic lives in [`Platform`]'s plain async methods (time passed in);
+//! [`http`] only decodes, calls and encodes.
+
+mod config;
+mod error;
+pub mod face;
+pub mod http;
+pub mod keys;
+mod metrics;
+mod platform;
+mod ratelimit;
+pub mod registry;
+
+pub use config::PlatformConfig;
+pub use error::{PlatformError, Result};
+pub use platform::{PURPOSE_LIGHT, PURPOSE_UPGRADED, Platform, RpRegistration, SignedReply, china_date};

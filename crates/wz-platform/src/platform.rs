@@ -1,0 +1,1191 @@
+//! The platform's domain logic: plain async functions over the store that
+//! tests call directly and HTTP handlers wrap. Time is always a parameter.
+
+use std::sync::{Arc, RwLock};
+
+use wz_crypto::{PinHash, Sm2PublicKey, sm3};
+use wz_proto::api::{
+    Attribute, Bytes, Challenge, CredentialStatus, EnrolResponse, HistoryEntry, IdentityItems, KeysResponse,
+    LightEnrolRequest, LivenessAction, ReleasedAttributes, SyncResponse, UpgradedEnrolRequest, VerifyRequest,
+    VerifyVerdict, proof_of_possession_input,
+};
+use wz_proto::{
+    AuthMode, CivilDate, CredentialBody, CredentialCert, CredentialId, CredentialPin, Level, QrBody,
+    QrEnvelope, RequestAuth, RequestTarget, ResponseAuth, ResponseTarget, ResultCode, SignedCard,
+};
+use wz_store::{
+    ChallengeRow, CredentialRow, EntityStatus, NewCredential, RegistryRecord, RelyingParty, RpKey, RpRole,
+    Store, VerificationRecord,
+};
+
+use crate::face::{FaceEngine, FaceError};
+use crate::keys::{MasterKey, PlatformKeys};
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::registry::{Person, blind_index, open_person, open_photo, pseudonym, seal_record};
+use crate::{PlatformConfig, PlatformError, Result};
+
+/// China Standard Time: ages and card validity use the civil date in China.
+const CST_OFFSET_SECS: i64 = 8 * 3600;
+/// Challenge purposes.
+pub const PURPOSE_LIGHT: &str = "enrol-light";
+pub const PURPOSE_UPGRADED: &str = "enrol-upgraded";
+
+fn err(code: ResultCode, reason: &'static str) -> PlatformError {
+    PlatformError::new(code, reason)
+}
+
+/// The civil date in China at unix time `now`.
+#[must_use]
+pub fn china_date(now: u64) -> CivilDate {
+    let secs = i64::try_from(now).unwrap_or(i64::MAX - CST_OFFSET_SECS) + CST_OFFSET_SECS;
+    CivilDate::from_unix_seconds(secs).unwrap_or_else(|_| unreachable!("dates after 1800 are representable"))
+}
+
+/// A response the platform has signed: status, body, headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedReply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// An RP registration as an operator writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpRegistration {
+    pub rp_id: String,
+    pub name: String,
+    pub role: RpRole,
+    pub public_key: Sm2PublicKey,
+    pub modes: Vec<AuthMode>,
+    pub attributes: Vec<Attribute>,
+    pub rate_per_s: u32,
+}
+
+/// What the factors of a verification established.
+struct Subject {
+    record: RegistryRecord,
+    level: Option<Level>,
+    cred_id: Option<CredentialId>,
+}
+
+/// The running platform.
+pub struct Platform {
+    store: Store,
+    config: PlatformConfig,
+    master: MasterKey,
+    keys: RwLock<Arc<PlatformKeys>>,
+    face: Arc<dyn FaceEngine>,
+    card_authorities: Vec<Sm2PublicKey>,
+    limiter: RateLimiter,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Metrics,
+}
+
+impl core::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Platform")
+            .field("backend", &self.store.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Platform {
+    /// Opens the platform over `store`, creating keys on first start.
+    pub async fn open(
+        store: Store,
+        config: PlatformConfig,
+        master: MasterKey,
+        face: Arc<dyn FaceEngine>,
+        card_authorities: Vec<Sm2PublicKey>,
+        now: u64,
+    ) -> Result<Self> {
+        let keys = PlatformKeys::load_or_create(&store, &master, now).await?;
+        Ok(Self {
+            store,
+            config,
+            master,
+            keys: RwLock::new(Arc::new(keys)),
+            face,
+            card_authorities,
+            limiter: RateLimiter::default(),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// The store underneath.
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The settings in force.
+    #[must_use]
+    pub fn config(&self) -> &PlatformConfig {
+        &self.config
+    }
+
+    /// The keys in force (cheap: an `Arc`).
+    #[must_use]
+    pub fn keys(&self) -> Arc<PlatformKeys> {
+        self.keys
+            .read()
+            .map(|k| Arc::clone(&k))
+            .unwrap_or_else(|p| Arc::clone(&p.into_inner()))
+    }
+
+    /// Reloads keys from the store (after a rotation here or on another node).
+    pub async fn reload_keys(&self, now: u64) -> Result<()> {
+        let keys = Arc::new(PlatformKeys::load_or_create(&self.store, &self.master, now).await?);
+        if let Ok(mut k) = self.keys.write() {
+            *k = keys;
+        }
+        Ok(())
+    }
+
+    /// `GET /v1/keys`.
+    #[must_use]
+    pub fn keys_response(&self, now: u64) -> KeysResponse {
+        KeysResponse {
+            keys: self.keys().published().to_vec(),
+            server_time: now,
+        }
+    }
+
+    /// Rotates the signing or encryption key; the old one drains.
+    pub async fn rotate_key(&self, usage: &str, actor: &str, now: u64) -> Result<String> {
+        let id =
+            PlatformKeys::rotate(&self.store, &self.master, usage, now, self.config.key_drain_secs).await?;
+        self.store
+            .append_audit(
+                actor,
+                "platform_key.rotate",
+                &format!("usage={usage} key={id}"),
+                now,
+            )
+            .await?;
+        self.reload_keys(now).await?;
+        Ok(id)
+    }
+
+    // ------------------------------------------------------------- registry
+
+    /// Seals and stores a batch of registry people (with photos); templates
+    /// are made by the face engine when a photo is given. Rows already
+    /// present are skipped. Returns how many were new.
+    pub async fn import_people(
+        &self,
+        people: &[(Person, Option<Vec<u8>>)],
+        actor: &str,
+        now: u64,
+    ) -> Result<u64> {
+        let keys = self.keys();
+        let mut rows = Vec::with_capacity(people.len());
+        for (person, photo) in people {
+            let template = match photo {
+                Some(p) => Some((self.template(p).await?, self.face.model_id().to_owned())),
+                None => None,
+            };
+            rows.push(seal_record(&keys, person, photo.as_deref(), template)?);
+        }
+        let n = self.store.insert_registry_batch(&rows, now).await?;
+        if n > 0 {
+            self.store
+                .append_audit(actor, "registry.import", &format!("rows={n}"), now)
+                .await?;
+        }
+        Ok(n)
+    }
+
+    async fn template(&self, photo: &[u8]) -> Result<Vec<u8>> {
+        let face = Arc::clone(&self.face);
+        let photo = photo.to_vec();
+        tokio::task::spawn_blocking(move || face.template_from_photo(&photo))
+            .await
+            .map_err(|_| err(ResultCode::InternalError, "face task failed"))?
+            .map_err(|e| err(e.result_code(), "registry photo has no usable face"))
+    }
+
+    // ------------------------------------------------------- relying parties
+
+    /// Registers a relying party with its first key.
+    pub async fn register_rp(&self, reg: &RpRegistration, actor: &str, now: u64) -> Result<RelyingParty> {
+        wz_proto::signed_http::check_rp_id(&reg.rp_id)?;
+        if reg.name.trim().is_empty() || reg.name.len() > 200 {
+            return Err(err(ResultCode::RequestMalformed, "RP name must be 1-200 bytes"));
+        }
+        if reg.modes.is_empty() {
+            return Err(err(ResultCode::ModeInvalid, "an RP needs at least one mode"));
+        }
+        for m in &reg.modes {
+            check_mode_shape(*m)?;
+        }
+        let rp = RelyingParty {
+            rp_id: reg.rp_id.clone(),
+            name: reg.name.trim().to_owned(),
+            role: reg.role,
+            modes: reg.modes.clone(),
+            attributes: reg.attributes.clone(),
+            rate_per_s: reg.rate_per_s,
+            status: EntityStatus::Active,
+            created_at: now,
+        };
+        let key = self.rp_key_row(&reg.rp_id, &reg.public_key, now);
+        self.store.insert_rp(&rp, &key).await.map_err(|e| match e {
+            wz_store::StoreError::Conflict(_) => {
+                err(ResultCode::RequestMalformed, "an RP with this id or key exists")
+            }
+            other => other.into(),
+        })?;
+        let detail = format!(
+            "rp={} role={} modes={} attrs={} key={}",
+            rp.rp_id,
+            rp.role.as_str(),
+            rp.modes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            rp.attributes
+                .iter()
+                .map(|a| a.name())
+                .collect::<Vec<_>>()
+                .join(","),
+            key.key_id
+        );
+        self.store
+            .append_audit(actor, "rp.register", &detail, now)
+            .await?;
+        Ok(rp)
+    }
+
+    fn rp_key_row(&self, rp_id: &str, key: &Sm2PublicKey, now: u64) -> RpKey {
+        RpKey {
+            key_id: key.key_id().to_string(),
+            rp_id: rp_id.to_owned(),
+            public_key: key.to_sec1_bytes().to_vec(),
+            status: EntityStatus::Active,
+            created_at: now,
+            revoked_at: None,
+        }
+    }
+
+    /// Adds a key to an RP; with `replace`, its other keys are revoked.
+    pub async fn add_rp_key(
+        &self,
+        rp_id: &str,
+        key: &Sm2PublicKey,
+        replace: bool,
+        actor: &str,
+        now: u64,
+    ) -> Result<()> {
+        let row = self.rp_key_row(rp_id, key, now);
+        self.store
+            .add_rp_key(&row, replace, now)
+            .await
+            .map_err(|e| match e {
+                wz_store::StoreError::NotFound(_) => err(ResultCode::RpUnknown, "no such relying party"),
+                wz_store::StoreError::Conflict(_) => {
+                    err(ResultCode::RequestMalformed, "key already registered")
+                }
+                other => other.into(),
+            })?;
+        self.store
+            .append_audit(
+                actor,
+                "rp.key.add",
+                &format!("rp={rp_id} key={} replace={replace}", row.key_id),
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes one RP key.
+    pub async fn revoke_rp_key(&self, key_id: &str, actor: &str, now: u64) -> Result<()> {
+        if !self.store.revoke_rp_key(key_id, now).await? {
+            return Err(err(ResultCode::RpKeyInvalid, "no such active key"));
+        }
+        self.store
+            .append_audit(actor, "rp.key.revoke", &format!("key={key_id}"), now)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes an RP and all its keys.
+    pub async fn revoke_rp(&self, rp_id: &str, actor: &str, now: u64) -> Result<()> {
+        if !self.store.revoke_rp(rp_id, now).await? {
+            return Err(err(ResultCode::RpUnknown, "no such active relying party"));
+        }
+        self.store
+            .append_audit(actor, "rp.revoke", &format!("rp={rp_id}"), now)
+            .await?;
+        Ok(())
+    }
+
+    /// Checks an RP request's signature and freshness (steps 1-4 of a
+    /// verification: RP known, key valid, signature, timestamp) and
+    /// remembers its nonce. Returns the RP and the key that signed.
+    pub async fn authenticate_rp(
+        &self,
+        auth: &RequestAuth,
+        target: &RequestTarget<'_>,
+        now: u64,
+    ) -> Result<(RelyingParty, Sm2PublicKey)> {
+        let rp = self
+            .store
+            .rp(&auth.rp_id)
+            .await?
+            .filter(|rp| rp.status == EntityStatus::Active)
+            .ok_or(err(
+                ResultCode::RpUnknown,
+                "relying party is not registered or revoked",
+            ))?;
+        let key = self
+            .store
+            .rp_key(&auth.key_id.to_string())
+            .await?
+            .filter(|k| k.rp_id == rp.rp_id && k.status == EntityStatus::Active)
+            .ok_or(err(
+                ResultCode::RpKeyInvalid,
+                "key is not an active key of this relying party",
+            ))?;
+        let public = Sm2PublicKey::from_sec1_bytes(&key.public_key)
+            .map_err(|_| err(ResultCode::InternalError, "stored RP key is corrupt"))?;
+        auth.verify_signature(&public, target)?;
+        auth.check_timestamp(now, self.config.request_skew_secs)?;
+        Ok((rp, public))
+    }
+
+    /// Signs a response body for an RP request.
+    pub fn sign_reply(
+        &self,
+        status: u16,
+        body: Vec<u8>,
+        rp_id: &str,
+        nonce: &str,
+        now: u64,
+    ) -> Result<SignedReply> {
+        let keys = self.keys();
+        let target = ResponseTarget {
+            status,
+            rp_id,
+            request_nonce: nonce,
+            body: &body,
+        };
+        let auth = ResponseAuth::sign(keys.signing.current(), &target, now)?;
+        let mut headers: Vec<(&'static str, String)> = auth.to_headers().to_vec();
+        headers.push((wz_proto::signed_http::headers::NONCE, nonce.to_owned()));
+        Ok(SignedReply {
+            status,
+            body,
+            headers,
+        })
+    }
+
+    // -------------------------------------------------------------- verify
+
+    /// `POST /v1/verify`: the whole check, in the documented order. Errors
+    /// before the RP is authenticated come back as `Err` (an unsigned
+    /// problem); every later outcome is a signed verdict, pass or fail, and
+    /// is logged for the citizen's history.
+    pub async fn verify(
+        &self,
+        auth: &RequestAuth,
+        target: &RequestTarget<'_>,
+        now: u64,
+        now_ms: u64,
+    ) -> Result<SignedReply> {
+        let (rp, rp_key) = self.authenticate_rp(auth, target, now).await?;
+        let request_hash = sm3(target.body);
+        // Idempotent retry: the same signed request gets the same verdict.
+        if let Some(prev) = self
+            .store
+            .verification_for_request(&rp.rp_id, &auth.nonce)
+            .await?
+        {
+            if prev.request_hash == request_hash {
+                return self.sign_reply(200, prev.response, &rp.rp_id, &auth.nonce, now);
+            }
+            return Err(err(
+                ResultCode::RequestReplayed,
+                "request nonce was used for another request",
+            ));
+        }
+        if !self.store.remember_rp_nonce(&rp.rp_id, &auth.nonce, now).await? {
+            return Err(err(ResultCode::RequestReplayed, "request nonce was seen before"));
+        }
+        if !self.limiter.allow(&rp.rp_id, rp.rate_per_s, now_ms) {
+            return Err(err(ResultCode::RateLimited, "relying party is over its rate"));
+        }
+        // Who the request turned out to concern, even if a later factor
+        // failed: a failed attempt belongs in that citizen's history too.
+        let mut seen: Option<(i64, Option<CredentialId>)> = None;
+        let parsed: std::result::Result<VerifyRequest, _> = serde_json::from_slice(target.body);
+        let (mode, outcome) = match parsed {
+            Err(_) => (
+                None,
+                Err(err(
+                    ResultCode::RequestMalformed,
+                    "body is not a valid verify request",
+                )),
+            ),
+            Ok(req) if !rp.modes.contains(&req.mode) => (
+                Some(req.mode),
+                Err(err(
+                    ResultCode::ModeNotAllowed,
+                    "mode is not registered for this RP",
+                )),
+            ),
+            Ok(req) => (Some(req.mode), self.check_factors(&req, now, &mut seen).await),
+        };
+        if let Err(e) = &outcome
+            && matches!(e.code, ResultCode::InternalError | ResultCode::Unavailable)
+        {
+            tracing::warn!(code = %e.code, reason = e.reason, rp = %rp.rp_id, "verification could not complete");
+        }
+        let serial = hex::encode(wz_crypto::random_array::<16>()?);
+        let mode_bits = mode.unwrap_or(AuthMode::QR);
+        let verdict = match &outcome {
+            Ok(subject) => {
+                let (released, attributes) = self.release(&rp, &rp_key, &subject.record, now)?;
+                VerifyVerdict {
+                    serial: serial.clone(),
+                    result: ResultCode::Pass,
+                    result_code: 0,
+                    mode: mode_bits,
+                    level: subject.level,
+                    time: now,
+                    pseudonym: Some(pseudonym(
+                        &self.keys(),
+                        &subject.record.record.id_index,
+                        &rp.rp_id,
+                    )),
+                    released,
+                    attributes,
+                }
+            }
+            Err(e) => VerifyVerdict {
+                serial: serial.clone(),
+                result: e.code,
+                result_code: e.code.code(),
+                mode: mode_bits,
+                level: None,
+                time: now,
+                pseudonym: None,
+                released: Vec::new(),
+                attributes: None,
+            },
+        };
+        let body =
+            serde_json::to_vec(&verdict).map_err(|_| err(ResultCode::InternalError, "verdict encoding"))?;
+        let (citizen_id, cred_id) = match &outcome {
+            Ok(s) => (Some(s.record.citizen_id), s.cred_id),
+            Err(_) => seen.map_or((None, None), |(c, cred)| (Some(c), cred)),
+        };
+        self.store
+            .insert_verification(&VerificationRecord {
+                serial,
+                rp_id: rp.rp_id.clone(),
+                request_nonce: auth.nonce.clone(),
+                request_hash,
+                citizen_id,
+                cred_id,
+                mode: mode_bits.bits(),
+                result: verdict.result.code(),
+                time: now,
+                response: body.clone(),
+            })
+            .await?;
+        self.metrics
+            .verification(verdict.result.name(), &mode_bits.to_string());
+        self.sign_reply(200, body, &rp.rp_id, &auth.nonce, now)
+    }
+
+    async fn check_factors(
+        &self,
+        req: &VerifyRequest,
+        now: u64,
+        seen: &mut Option<(i64, Option<CredentialId>)>,
+    ) -> Result<Subject> {
+        let mode = req.mode;
+        check_mode_shape(mode)?;
+        let keys = self.keys();
+        let mut subject: Option<Subject> = None;
+        let mut qr: Option<(QrBody, wz_crypto::KeyId)> = None;
+
+        if mode.contains(AuthMode::QR) {
+            let text = req
+                .qr
+                .as_deref()
+                .ok_or(err(ResultCode::ModeDataMissing, "mode needs the QR text"))?;
+            let signed = QrEnvelope::parse(text)?.open(&keys.encryption)?;
+            let cred = self
+                .store
+                .credential(&signed.body.cred_id)
+                .await?
+                .ok_or(err(ResultCode::CredentialNotFound, "no such credential"))?;
+            let device = Sm2PublicKey::from_sec1_bytes(&cred.device_public_key)
+                .map_err(|_| err(ResultCode::InternalError, "stored device key is corrupt"))?;
+            let body = signed.verify(&device)?;
+            // The device signed it: this attempt concerns this citizen.
+            *seen = Some((cred.citizen_id, Some(cred.cred_id)));
+            if cred.status != CredentialStatus::Active {
+                return Err(err(cred.status.result_code(), "credential is not active"));
+            }
+            if now >= cred.not_after {
+                return Err(err(ResultCode::CredentialExpired, "credential validity is over"));
+            }
+            body.check_freshness(now, self.config.qr_freshness_secs)?;
+            if !self.store.accept_qr_counter(&cred.cred_id, body.counter).await? {
+                return Err(err(ResultCode::QrReplayed, "QR counter was already used"));
+            }
+            let record = self.citizen(cred.citizen_id).await?;
+            subject = Some(Subject {
+                record,
+                level: Some(cred.level),
+                cred_id: Some(cred.cred_id),
+            });
+            qr = Some((body, signed.platform_key_id));
+        }
+
+        if mode.contains(AuthMode::TWO_ITEMS) || mode.contains(AuthMode::FOUR_ITEMS) {
+            let four = mode.contains(AuthMode::FOUR_ITEMS);
+            let code = if four {
+                ResultCode::FourItemsMismatch
+            } else {
+                ResultCode::TwoItemsMismatch
+            };
+            let items = req
+                .items
+                .as_ref()
+                .ok_or(err(ResultCode::ModeDataMissing, "mode needs identity items"))?;
+            // Unknown numbers and wrong names get the same answer: no existence oracle.
+            let record = self
+                .store
+                .registry_by_index(&blind_index(&keys, &items.id_number))
+                .await?
+                .ok_or(err(code, "items do not match the registry"))?;
+            let person = open_person(&keys, &record)?;
+            if !items_match(items, &person, four) {
+                return Err(err(code, "items do not match the registry"));
+            }
+            seen.get_or_insert((record.citizen_id, None));
+            subject = Some(same_citizen(subject, record)?);
+        }
+
+        if mode.contains(AuthMode::CARD) {
+            let bytes = req
+                .card_data
+                .as_ref()
+                .ok_or(err(ResultCode::ModeDataMissing, "mode needs card data"))?;
+            let record = self.check_card(&bytes.0, now).await?.0;
+            seen.get_or_insert((record.citizen_id, None));
+            subject = Some(same_citizen(subject, record)?);
+        }
+
+        let subject = subject.ok_or(err(ResultCode::ModeInvalid, "mode does not identify the citizen"))?;
+
+        if mode.contains(AuthMode::PIN) {
+            let (body, key_id) = qr.ok_or(err(ResultCode::ModeInvalid, "PIN is checked with the QR"))?;
+            let block = req
+                .pin_block
+                .as_ref()
+                .ok_or(err(ResultCode::ModeDataMissing, "mode needs the PIN block"))?;
+            let challenge = wz_proto::pin::challenge_for_qr(&body);
+            let pin = CredentialPin::open(&block.0, &challenge, &keys.encryption, &key_id)?;
+            self.check_pin(subject.record.citizen_id, pin, now).await?;
+        }
+
+        if mode.contains(AuthMode::FACE) {
+            if req.face_frames.is_empty() {
+                return Err(err(ResultCode::ModeDataMissing, "mode needs face frames"));
+            }
+            let frames: Vec<Vec<u8>> = req.face_frames.iter().map(|b| b.0.clone()).collect();
+            self.check_face(&subject.record, frames, Vec::new()).await?;
+        }
+        Ok(subject)
+    }
+
+    async fn citizen(&self, citizen_id: i64) -> Result<RegistryRecord> {
+        self.store.registry_by_id(citizen_id).await?.ok_or(err(
+            ResultCode::InternalError,
+            "credential points at a missing registry record",
+        ))
+    }
+
+    /// Decodes and checks card data; returns the matching registry record and the card.
+    async fn check_card(&self, bytes: &[u8], now: u64) -> Result<(RegistryRecord, SignedCard)> {
+        let card = SignedCard::decode(bytes)?;
+        let authority = self
+            .card_authorities
+            .iter()
+            .find(|k| k.key_id() == card.authority_key_id)
+            .ok_or(err(
+                ResultCode::CardDataInvalid,
+                "card signed by an unknown authority",
+            ))?;
+        card.verify(authority)?;
+        card.check_validity(china_date(now))?;
+        let keys = self.keys();
+        let record = self
+            .store
+            .registry_by_index(&blind_index(&keys, &card.data.id_number))
+            .await?
+            .ok_or(err(
+                ResultCode::RegistryRecordNotFound,
+                "card holder is not in the registry",
+            ))?;
+        let person = open_person(&keys, &record)?;
+        if person.name != card.data.name
+            || person.card_valid_from != card.data.valid_from
+            || person.card_valid_to != card.data.valid_to
+        {
+            // An older card of the same person, or a forged one.
+            return Err(err(
+                ResultCode::CardDataInvalid,
+                "card is not the one the registry lists",
+            ));
+        }
+        Ok((record, card))
+    }
+
+    async fn check_pin(&self, citizen_id: i64, pin: CredentialPin, now: u64) -> Result<()> {
+        let state = self.store.pin_state(citizen_id).await?.ok_or(err(
+            ResultCode::PinWrong,
+            "no credential PIN is set (upgraded credential needed)",
+        ))?;
+        if state.locked_until > now {
+            return Err(err(ResultCode::PinLocked, "PIN is locked"));
+        }
+        let hash = PinHash::from_phc_string(&state.pin_hash)
+            .map_err(|_| err(ResultCode::InternalError, "stored PIN hash is corrupt"))?;
+        let pepper = self.pin_pepper();
+        let ok = tokio::task::spawn_blocking(move || hash.verify(pin.expose(), Some(&pepper)))
+            .await
+            .map_err(|_| err(ResultCode::InternalError, "PIN task failed"))??;
+        if ok {
+            self.store.reset_pin_failures(citizen_id, now).await?;
+            return Ok(());
+        }
+        let after = self.config.pin_lock_after;
+        let st = self
+            .store
+            .record_pin_failure(citizen_id, now, after, |n| self.config.pin_backoff(n))
+            .await?;
+        if st.locked_until > now {
+            Err(err(
+                ResultCode::PinLocked,
+                "PIN is now locked after too many wrong tries",
+            ))
+        } else {
+            Err(err(ResultCode::PinWrong, "PIN is wrong"))
+        }
+    }
+
+    /// Kept out of the database: mixed into every PIN hash.
+    fn pin_pepper(&self) -> Vec<u8> {
+        wz_crypto::hmac_sm3(&self.keys().index, b"wz-pin-pepper-v1").to_vec()
+    }
+
+    async fn check_face(
+        &self,
+        record: &RegistryRecord,
+        frames: Vec<Vec<u8>>,
+        actions: Vec<LivenessAction>,
+    ) -> Result<()> {
+        let template = record.record.face_template.clone().ok_or(err(
+            ResultCode::FaceMismatch,
+            "registry has no face template for this citizen",
+        ))?;
+        if record.record.template_model.as_deref() != Some(self.face.model_id()) {
+            return Err(err(
+                FaceError::ModelMismatch.result_code(),
+                "registry template was made by another model",
+            ));
+        }
+        let face = Arc::clone(&self.face);
+        let verdict = tokio::task::spawn_blocking(move || face.verify_live(&frames, &actions, &template))
+            .await
+            .map_err(|_| err(ResultCode::InternalError, "face task failed"))?
+            .map_err(|e| err(e.result_code(), "face engine could not check the frames"))?;
+        if !verdict.live {
+            return Err(err(ResultCode::LivenessFailed, "liveness was not shown"));
+        }
+        if !verdict.matched {
+            return Err(err(ResultCode::FaceMismatch, "face does not match the registry"));
+        }
+        Ok(())
+    }
+
+    fn release(
+        &self,
+        rp: &RelyingParty,
+        rp_key: &Sm2PublicKey,
+        record: &RegistryRecord,
+        now: u64,
+    ) -> Result<(Vec<Attribute>, Option<Bytes>)> {
+        if rp.attributes.is_empty() {
+            return Ok((Vec::new(), None));
+        }
+        let keys = self.keys();
+        let person = open_person(&keys, record)?;
+        let today = china_date(now);
+        let age = person.birth_date.age_on(today);
+        let mut out = ReleasedAttributes::default();
+        for a in &rp.attributes {
+            match a {
+                Attribute::Name => out.name = Some(person.name.clone()),
+                Attribute::IdNumber => out.id_number = Some(person.id_number.clone()),
+                Attribute::Sex => out.sex = Some(person.sex),
+                Attribute::BirthDate => out.birth_date = Some(person.birth_date),
+                Attribute::AgeOver18 => out.age_over_18 = Some(age >= 18),
+                Attribute::AgeOver60 => out.age_over_60 = Some(age >= 60),
+                Attribute::Address => out.address = Some(person.address.clone()),
+                Attribute::Photo => out.photo = open_photo(&keys, record)?.map(Bytes),
+                Attribute::Ethnicity => out.ethnicity = Some(person.ethnicity.clone()),
+                Attribute::CardValidity => {
+                    out.card_valid_from = Some(person.card_valid_from);
+                    out.card_valid_to = person.card_valid_to;
+                }
+            }
+        }
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec(&out).map_err(|_| err(ResultCode::InternalError, "attribute encoding"))?,
+        );
+        Ok((rp.attributes.clone(), Some(Bytes(rp_key.encrypt(&json)?))))
+    }
+
+    // ------------------------------------------------------------ enrolment
+
+    /// `POST /v1/challenges`: a one-time challenge with random liveness actions.
+    pub async fn new_challenge(&self, purpose: &str, now: u64) -> Result<Challenge> {
+        if purpose != PURPOSE_LIGHT && purpose != PURPOSE_UPGRADED {
+            return Err(err(ResultCode::RequestMalformed, "unknown challenge purpose"));
+        }
+        let nonce = wz_crypto::random_array::<16>()?;
+        let actions = random_actions()?;
+        let row = ChallengeRow {
+            challenge_id: hex::encode(wz_crypto::random_array::<16>()?),
+            nonce: nonce.to_vec(),
+            purpose: purpose.to_owned(),
+            actions: actions
+                .iter()
+                .map(|a| action_name(*a))
+                .collect::<Vec<_>>()
+                .join(","),
+            expires_at: now + self.config.challenge_ttl_secs,
+        };
+        self.store.insert_challenge(&row).await?;
+        Ok(Challenge {
+            challenge_id: row.challenge_id,
+            nonce: hex::encode(nonce),
+            actions,
+            expires_at: row.expires_at,
+        })
+    }
+
+    async fn take_challenge(
+        &self,
+        id: &str,
+        purpose: &str,
+        now: u64,
+    ) -> Result<(ChallengeRow, Vec<LivenessAction>)> {
+        let ch = self
+            .store
+            .take_challenge(id, now)
+            .await?
+            .filter(|c| c.purpose == purpose)
+            .ok_or(err(
+                ResultCode::RequestExpired,
+                "challenge is unknown, used or expired",
+            ))?;
+        let actions = ch
+            .actions
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_action(s).ok_or(err(ResultCode::InternalError, "stored challenge is corrupt")))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((ch, actions))
+    }
+
+    fn device_key(ch: &ChallengeRow, key_hex: &str, pop_hex: &str) -> Result<Sm2PublicKey> {
+        let bad = || {
+            err(
+                ResultCode::RequestMalformed,
+                "device key or proof of possession is invalid",
+            )
+        };
+        let key_bytes = hex::decode(key_hex).map_err(|_| bad())?;
+        let key = Sm2PublicKey::from_sec1_bytes(&key_bytes).map_err(|_| bad())?;
+        let sig = hex::decode(pop_hex)
+            .ok()
+            .and_then(|s| wz_crypto::Sm2Signature::from_bytes(&s).ok())
+            .ok_or_else(bad)?;
+        key.verify(&proof_of_possession_input(&ch.nonce, &key.to_sec1_bytes()), &sig)
+            .map_err(|_| bad())?;
+        Ok(key)
+    }
+
+    async fn issue(
+        &self,
+        record: &RegistryRecord,
+        level: Level,
+        device: &Sm2PublicKey,
+        pin_hash: Option<String>,
+        now: u64,
+    ) -> Result<EnrolResponse> {
+        let keys = self.keys();
+        let signer = keys.signing.current();
+        let cert = CredentialBody {
+            cred_id: CredentialId::random()?,
+            level,
+            device_public_key: device.clone(),
+            not_before: now,
+            not_after: now + self.config.credential_validity_secs,
+            issuer_key_id: signer.key_id(),
+        }
+        .sign(signer)?;
+        let encoded = cert.encode();
+        let superseded = self
+            .store
+            .issue_credential(
+                &NewCredential {
+                    cred_id: cert.body.cred_id,
+                    citizen_id: record.citizen_id,
+                    level,
+                    device_public_key: device.to_sec1_bytes().to_vec(),
+                    certificate: encoded.clone(),
+                    not_before: cert.body.not_before,
+                    not_after: cert.body.not_after,
+                },
+                pin_hash.as_deref(),
+                now,
+            )
+            .await?;
+        let level_name = match level {
+            Level::Lightweight => "lightweight",
+            Level::Upgraded => "upgraded",
+        };
+        self.store
+            .append_audit(
+                "platform",
+                "credential.issue",
+                &format!(
+                    "cred={} level={level_name} superseded={}",
+                    cert.body.cred_id,
+                    superseded.len()
+                ),
+                now,
+            )
+            .await?;
+        self.metrics.enrolment(level_name, "pass");
+        Ok(EnrolResponse {
+            credential: Bytes(encoded),
+            level,
+            server_time: now,
+        })
+    }
+
+    /// `POST /v1/enrol/light`: four items + live face + device key.
+    pub async fn enrol_light(&self, req: &LightEnrolRequest, now: u64) -> Result<EnrolResponse> {
+        let result = self.enrol_light_inner(req, now).await;
+        if let Err(e) = &result {
+            self.metrics.enrolment("lightweight", e.code.name());
+        }
+        result
+    }
+
+    async fn enrol_light_inner(&self, req: &LightEnrolRequest, now: u64) -> Result<EnrolResponse> {
+        let (ch, actions) = self.take_challenge(&req.challenge_id, PURPOSE_LIGHT, now).await?;
+        let device = Self::device_key(&ch, &req.device_public_key, &req.proof_of_possession)?;
+        if req.items.card_valid_from.is_none() {
+            return Err(err(
+                ResultCode::ModeDataMissing,
+                "four items need the card validity start",
+            ));
+        }
+        let keys = self.keys();
+        let mismatch = err(ResultCode::FourItemsMismatch, "items do not match the registry");
+        let record = self
+            .store
+            .registry_by_index(&blind_index(&keys, &req.items.id_number))
+            .await?
+            .ok_or(mismatch.clone())?;
+        if !items_match(&req.items, &open_person(&keys, &record)?, true) {
+            return Err(mismatch);
+        }
+        if req.face_frames.is_empty() {
+            return Err(err(ResultCode::ModeDataMissing, "enrolment needs face frames"));
+        }
+        let frames = req.face_frames.iter().map(|b| b.0.clone()).collect();
+        self.check_face(&record, frames, actions).await?;
+        self.issue(&record, Level::Lightweight, &device, None, now).await
+    }
+
+    /// `POST /v1/enrol/upgraded`, from a trusted terminal (already authenticated).
+    pub async fn enrol_upgraded(
+        &self,
+        terminal: &RelyingParty,
+        req: &UpgradedEnrolRequest,
+        now: u64,
+    ) -> Result<EnrolResponse> {
+        let result = self.enrol_upgraded_inner(terminal, req, now).await;
+        if let Err(e) = &result {
+            self.metrics.enrolment("upgraded", e.code.name());
+        }
+        result
+    }
+
+    async fn enrol_upgraded_inner(
+        &self,
+        terminal: &RelyingParty,
+        req: &UpgradedEnrolRequest,
+        now: u64,
+    ) -> Result<EnrolResponse> {
+        if terminal.role != RpRole::TrustedTerminal {
+            return Err(err(
+                ResultCode::RoleNotAllowed,
+                "only trusted terminals issue upgraded credentials",
+            ));
+        }
+        let (ch, actions) = self
+            .take_challenge(&req.challenge_id, PURPOSE_UPGRADED, now)
+            .await?;
+        let device = Self::device_key(&ch, &req.device_public_key, &req.proof_of_possession)?;
+        let (record, _card) = self.check_card(&req.card_data.0, now).await?;
+        let challenge: [u8; 16] = ch
+            .nonce
+            .as_slice()
+            .try_into()
+            .map_err(|_| err(ResultCode::InternalError, "stored challenge is corrupt"))?;
+        let keys = self.keys();
+        let pin = CredentialPin::open(
+            &req.pin_block.0,
+            &challenge,
+            &keys.encryption,
+            &keys.encryption.current_id(),
+        )?;
+        // Refuse guessable PINs when they are set.
+        let pin = CredentialPin::parse_new(std::str::from_utf8(pin.expose()).unwrap_or(""))?;
+        if req.face_frames.is_empty() {
+            return Err(err(ResultCode::ModeDataMissing, "enrolment needs face frames"));
+        }
+        let frames = req.face_frames.iter().map(|b| b.0.clone()).collect();
+        self.check_face(&record, frames, actions).await?;
+        let pepper = self.pin_pepper();
+        let hash = tokio::task::spawn_blocking(move || {
+            PinHash::create(pin.expose(), Some(&pepper), wz_crypto::kdf::DEFAULT_ITERATIONS)
+        })
+        .await
+        .map_err(|_| err(ResultCode::InternalError, "PIN task failed"))??;
+        self.issue(&record, Level::Upgraded, &device, Some(hash.to_phc_string()), now)
+            .await
+    }
+
+    // --------------------------------------------------------------- wallet
+
+    /// Authenticates a wallet request: signed like an RP request, with the
+    /// credential id (hex) as the RP id and the device key as the key.
+    pub async fn authenticate_wallet(
+        &self,
+        auth: &RequestAuth,
+        target: &RequestTarget<'_>,
+        now: u64,
+    ) -> Result<CredentialRow> {
+        let cred_id: CredentialId = auth
+            .rp_id
+            .parse()
+            .map_err(|_| err(ResultCode::CredentialNotFound, "no such credential"))?;
+        let cred = self
+            .store
+            .credential(&cred_id)
+            .await?
+            .ok_or(err(ResultCode::CredentialNotFound, "no such credential"))?;
+        let device = Sm2PublicKey::from_sec1_bytes(&cred.device_public_key)
+            .map_err(|_| err(ResultCode::InternalError, "stored device key is corrupt"))?;
+        auth.verify_signature(&device, target).map_err(|e| match e.code {
+            ResultCode::RpKeyInvalid | ResultCode::RpSignatureInvalid => {
+                err(ResultCode::QrSignatureInvalid, "device signature does not verify")
+            }
+            _ => e.into(),
+        })?;
+        auth.check_timestamp(now, self.config.request_skew_secs)?;
+        if !self
+            .store
+            .remember_rp_nonce(&format!("wallet:{}", auth.rp_id), &auth.nonce, now)
+            .await?
+        {
+            return Err(err(ResultCode::RequestReplayed, "request nonce was seen before"));
+        }
+        Ok(cred)
+    }
+
+    /// What the wallet learns at sync.
+    #[must_use]
+    pub fn wallet_status(&self, cred: &CredentialRow, now: u64) -> SyncResponse {
+        let status = if cred.status == CredentialStatus::Active && now >= cred.not_after {
+            CredentialStatus::Expired
+        } else {
+            cred.status
+        };
+        SyncResponse {
+            cred_id: cred.cred_id,
+            status,
+            server_time: now,
+        }
+    }
+
+    /// "Who verified me", for a live credential's citizen.
+    pub async fn wallet_history(&self, cred: &CredentialRow, limit: u32) -> Result<Vec<HistoryEntry>> {
+        if !matches!(
+            cred.status,
+            CredentialStatus::Active | CredentialStatus::Suspended
+        ) {
+            return Err(err(cred.status.result_code(), "credential is no longer live"));
+        }
+        let rows = self.store.history(cred.citizen_id, limit.min(500)).await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    rp_name: r.rp_name,
+                    time: r.time,
+                    mode: AuthMode::from_bits(r.mode).unwrap_or(AuthMode::QR),
+                    result: ResultCode::from_code(r.result).unwrap_or(ResultCode::InternalError),
+                })
+            })
+            .collect()
+    }
+
+    /// The citizen suspends their own credential.
+    pub async fn wallet_suspend(&self, cred: &CredentialRow, now: u64) -> Result<SyncResponse> {
+        if !self
+            .store
+            .transition_credential(
+                &cred.cred_id,
+                CredentialStatus::Active,
+                CredentialStatus::Suspended,
+                now,
+            )
+            .await?
+        {
+            return Err(err(cred.status.result_code(), "credential is not active"));
+        }
+        self.store
+            .append_audit(
+                "citizen",
+                "credential.suspend",
+                &format!("cred={}", cred.cred_id),
+                now,
+            )
+            .await?;
+        Ok(SyncResponse {
+            cred_id: cred.cred_id,
+            status: CredentialStatus::Suspended,
+            server_time: now,
+        })
+    }
+
+    /// The credential certificate a wallet holds, checked against our keys.
+    pub fn check_certificate(&self, bytes: &[u8]) -> Result<CredentialCert> {
+        let cert = CredentialCert::decode(bytes)?;
+        let keys = self.keys();
+        let issuer = keys
+            .signing
+            .get(&cert.body.issuer_key_id)
+            .map_err(|_| err(ResultCode::CredentialInvalid, "issued under an unknown key"))?;
+        cert.verify(issuer.public_key())?;
+        Ok(cert)
+    }
+}
+
+/// Modes the platform can serve: at least one identifying factor; PIN only with QR.
+fn check_mode_shape(mode: AuthMode) -> Result<()> {
+    let identifies = [
+        AuthMode::QR,
+        AuthMode::CARD,
+        AuthMode::TWO_ITEMS,
+        AuthMode::FOUR_ITEMS,
+    ]
+    .iter()
+    .any(|f| mode.contains(*f));
+    if !identifies {
+        return Err(err(
+            ResultCode::ModeInvalid,
+            "mode has no factor that identifies the citizen",
+        ));
+    }
+    if mode.contains(AuthMode::PIN) && !mode.contains(AuthMode::QR) {
+        return Err(err(
+            ResultCode::ModeInvalid,
+            "the PIN is checked together with the QR",
+        ));
+    }
+    Ok(())
+}
+
+fn same_citizen(prev: Option<Subject>, record: RegistryRecord) -> Result<Subject> {
+    match prev {
+        Some(s) if s.record.citizen_id != record.citizen_id => Err(err(
+            ResultCode::FourItemsMismatch,
+            "factors name different citizens",
+        )),
+        Some(s) => Ok(s),
+        None => Ok(Subject {
+            record,
+            level: None,
+            cred_id: None,
+        }),
+    }
+}
+
+fn items_match(items: &IdentityItems, person: &Person, four: bool) -> bool {
+    let name_ok = items.name.trim() == person.name && items.id_number == person.id_number;
+    if !four {
+        return name_ok;
+    }
+    name_ok
+        && items.card_valid_from == Some(person.card_valid_from)
+        && items.card_valid_to == person.card_valid_to
+}
+
+const ACTIONS: [LivenessAction; 4] = [
+    LivenessAction::TurnLeft,
+    LivenessAction::TurnRight,
+    LivenessAction::Blink,
+    LivenessAction::OpenMouth,
+];
+
+fn random_actions() -> Result<Vec<LivenessAction>> {
+    // Two distinct actions in random order (a Fisher-Yates shuffle from OS randomness).
+    let mut pool = ACTIONS.to_vec();
+    let r = wz_crypto::random_array::<4>()?;
+    for i in (1..pool.len()).rev() {
+        let j = usize::from(r.get(i).copied().unwrap_or(0)) % (i + 1);
+        pool.swap(i, j);
+    }
+    pool.truncate(2);
+    Ok(pool)
+}
+
+fn action_name(a: LivenessAction) -> &'static str {
+    match a {
+        LivenessAction::TurnLeft => "turn_left",
+        LivenessAction::TurnRight => "turn_right",
+        LivenessAction::Blink => "blink",
+        LivenessAction::OpenMouth => "open_mouth",
+        LivenessAction::Nod => "nod",
+    }
+}
+
+fn parse_action(s: &str) -> Option<LivenessAction> {
+    [
+        LivenessAction::TurnLeft,
+        LivenessAction::TurnRight,
+        LivenessAction::Blink,
+        LivenessAction::OpenMouth,
+        LivenessAction::Nod,
+    ]
+    .into_iter()
+    .find(|a| action_name(*a) == s)
+}

@@ -1,0 +1,1146 @@
+//! Every platform flow over real HTTP on loopback, on SQLite and on the real
+//! PostgreSQL: enrolment at both levels, verification in every mode,
+//! replay, expiry, superseded and suspended credentials, wrong RP keys,
+//! disallowed modes, PIN lockout, attribute release per RP, wallet sync,
+//! history and audit. Faces go through a deterministic test double (the
+//! real engine is issue 6's): a frame "matches" when its SM3 equals the
+//! registry template, which is the SM3 of the registry photo.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::disallowed_methods
+)]
+
+use std::sync::Arc;
+
+use wz_crypto::{Sm2PrivateKey, Sm2PublicKey};
+use wz_platform::face::{FaceEngine, FaceError, FaceVerdict};
+use wz_platform::keys::MasterKey;
+use wz_platform::registry::Person;
+use wz_platform::{Platform, PlatformConfig};
+use wz_proto::api::{
+    Bytes, Challenge, EnrolResponse, HistoryEntry, IdentityItems, KeysResponse, LightEnrolRequest,
+    LivenessAction, ReleasedAttributes, SyncResponse, UpgradedEnrolRequest, VerifyRequest, VerifyVerdict,
+    proof_of_possession_input,
+};
+use wz_proto::{
+    AuthMode, CardData, CivilDate, CredentialCert, CredentialPin, IdNumber, QrBody, RequestAuth,
+    RequestTarget, ResponseAuth, ResponseTarget, ResultCode, Sex,
+};
+use wz_store::Backend;
+use wz_store::testing::TestStore;
+
+/// Test double for the face engine (tests only).
+struct TestFace;
+
+impl FaceEngine for TestFace {
+    fn model_id(&self) -> &str {
+        "test-double-v1"
+    }
+    fn template_from_photo(&self, image: &[u8]) -> Result<Vec<u8>, FaceError> {
+        if image.starts_with(b"NOFACE") {
+            return Err(FaceError::NoSingleFace);
+        }
+        Ok(wz_crypto::sm3(image).to_vec())
+    }
+    fn verify_live(
+        &self,
+        frames: &[Vec<u8>],
+        actions: &[LivenessAction],
+        template: &[u8],
+    ) -> Result<FaceVerdict, FaceError> {
+        if frames.iter().any(|f| f.starts_with(b"TRUNC")) {
+            return Err(FaceError::ImageInvalid);
+        }
+        let live = !frames.iter().any(|f| f.starts_with(b"SPOOF")) && frames.len() >= actions.len().max(1);
+        let matched = frames.iter().all(|f| wz_crypto::sm3(f).as_slice() == template);
+        Ok(FaceVerdict {
+            live,
+            matched,
+            score: if matched { 0.9 } else { 0.1 },
+        })
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+struct Env {
+    base: String,
+    http: reqwest::Client,
+    platform: Arc<Platform>,
+    authority: Sm2PrivateKey,
+    store: Option<TestStore>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+const ADMIN: &str = "test-operator-token";
+
+fn person(id: &str, name: &str) -> Person {
+    let id_number = IdNumber::parse(id).unwrap();
+    Person {
+        birth_date: id_number.birth_date(),
+        sex: id_number.sex(),
+        id_number,
+        name: name.into(),
+        ethnicity: "汉".into(),
+        address: "测试市测试路1号".into(),
+        card_valid_from: CivilDate::new(2020, 1, 1).unwrap(),
+        card_valid_to: Some(CivilDate::new(2040, 1, 1).unwrap()),
+    }
+}
+
+fn adult() -> Person {
+    person("11010519491231002X", "测试甲")
+}
+
+fn minor() -> Person {
+    // Born 2015: under 18 until 2033.
+    let id = IdNumber::from_parts(310_104, CivilDate::new(2015, 6, 1).unwrap(), 11).unwrap();
+    person(id.as_str(), "测试乙")
+}
+
+async fn env(backend: Backend) -> Env {
+    let t = TestStore::new(backend).await.unwrap();
+    let authority = Sm2PrivateKey::generate().unwrap();
+    let config = PlatformConfig {
+        admin_token: Some(ADMIN.into()),
+        max_body_bytes: 256 * 1024,
+        ..PlatformConfig::default()
+    };
+    let platform = Arc::new(
+        Platform::open(
+            t.store.clone(),
+            config,
+            MasterKey::from_hex("00112233445566778899aabbccddeeff").unwrap(),
+            Arc::new(TestFace),
+            vec![authority.public_key().clone()],
+            now(),
+        )
+        .await
+        .unwrap(),
+    );
+    let people = vec![
+        (adult(), Some(b"photo-of-jia".to_vec())),
+        (minor(), Some(b"photo-of-yi".to_vec())),
+    ];
+    assert_eq!(platform.import_people(&people, "test", now()).await.unwrap(), 2);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = wz_platform::http::router(Arc::clone(&platform));
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Env {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        platform,
+        authority,
+        store: Some(t),
+        server,
+    }
+}
+
+impl Env {
+    async fn finish(mut self) {
+        self.server.abort();
+        self.store.take().unwrap().cleanup().await.unwrap();
+    }
+
+    async fn keys(&self) -> KeysResponse {
+        self.http
+            .get(format!("{}/v1/keys", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn key(&self, usage: &str) -> Sm2PublicKey {
+        let keys = self.keys().await;
+        let k = keys
+            .keys
+            .iter()
+            .find(|k| k.current && format!("{:?}", k.usage).to_lowercase() == usage)
+            .unwrap();
+        Sm2PublicKey::from_sec1_bytes(&hex::decode(&k.public_key).unwrap()).unwrap()
+    }
+
+    async fn register(&self, rp_id: &str, role: &str, modes: &[&str], attrs: &[&str]) -> Sm2PrivateKey {
+        let key = Sm2PrivateKey::generate().unwrap();
+        let body = serde_json::json!({
+            "rp_id": rp_id, "name": format!("{rp_id} display"), "role": role,
+            "public_key": hex::encode(key.public_key().to_sec1_bytes()),
+            "modes": modes, "attributes": attrs, "rate_per_s": 1000,
+        });
+        let r = self
+            .http
+            .post(format!("{}/v1/admin/rps", self.base))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        key
+    }
+
+    /// Sends a request signed as `rp_id` with `key`; returns status, headers, body.
+    async fn signed_post(
+        &self,
+        path: &str,
+        rp_id: &str,
+        key: &Sm2PrivateKey,
+        body: &[u8],
+        nonce: Option<&str>,
+        ts: u64,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>, String) {
+        let nonce = nonce.map_or_else(|| wz_proto::signed_http::new_nonce().unwrap(), str::to_owned);
+        let target = RequestTarget {
+            method: "POST",
+            path,
+            body,
+        };
+        let auth = RequestAuth::sign(key, rp_id, &target, ts, &nonce).unwrap();
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .body(body.to_vec())
+            .header("content-type", "application/json");
+        for (k, v) in auth.to_headers() {
+            req = req.header(k, v);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, headers, r.bytes().await.unwrap().to_vec(), nonce)
+    }
+
+    /// A verification as a terminal SDK does it: sign, send, check the verdict signature.
+    async fn verify(&self, rp_id: &str, key: &Sm2PrivateKey, req: &VerifyRequest) -> VerifyVerdict {
+        let body = serde_json::to_vec(req).unwrap();
+        let (status, headers, resp, nonce) = self
+            .signed_post("/v1/verify", rp_id, key, &body, None, now())
+            .await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+        self.check_verdict_signature(&headers, rp_id, &nonce, &resp).await;
+        serde_json::from_slice(&resp).unwrap()
+    }
+
+    async fn check_verdict_signature(
+        &self,
+        headers: &reqwest::header::HeaderMap,
+        rp_id: &str,
+        nonce: &str,
+        body: &[u8],
+    ) {
+        let auth = ResponseAuth::from_headers(|n| headers.get(n).and_then(|v| v.to_str().ok())).unwrap();
+        let signing = self.key("signing").await;
+        auth.verify(
+            &signing,
+            &ResponseTarget {
+                status: 200,
+                rp_id,
+                request_nonce: nonce,
+                body,
+            },
+        )
+        .unwrap();
+    }
+
+    async fn challenge(&self, purpose: &str) -> Challenge {
+        let r = self
+            .http
+            .post(format!("{}/v1/challenges", self.base))
+            .json(&serde_json::json!({ "purpose": purpose }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    fn card(&self, p: &Person) -> Vec<u8> {
+        CardData {
+            id_number: p.id_number.clone(),
+            name: p.name.clone(),
+            sex: p.sex,
+            ethnicity: p.ethnicity.clone(),
+            birth_date: p.birth_date,
+            address: p.address.clone(),
+            valid_from: p.card_valid_from,
+            valid_to: p.card_valid_to,
+            photo: b"chip-photo".to_vec(),
+        }
+        .sign(&self.authority)
+        .unwrap()
+        .encode()
+        .unwrap()
+    }
+}
+
+fn items(p: &Person, four: bool) -> IdentityItems {
+    IdentityItems {
+        name: p.name.clone(),
+        id_number: p.id_number.clone(),
+        card_valid_from: four.then_some(p.card_valid_from),
+        card_valid_to: if four { p.card_valid_to } else { None },
+    }
+}
+
+fn pop(device: &Sm2PrivateKey, ch: &Challenge) -> String {
+    let nonce = hex::decode(&ch.nonce).unwrap();
+    let sig = device
+        .sign(&proof_of_possession_input(
+            &nonce,
+            &device.public_key().to_sec1_bytes(),
+        ))
+        .unwrap();
+    hex::encode(sig.to_bytes())
+}
+
+/// A wallet in miniature: its device key, credential and QR counter.
+#[derive(Debug)]
+struct Wallet {
+    device: Sm2PrivateKey,
+    cert: CredentialCert,
+    counter: u32,
+}
+
+impl Wallet {
+    fn qr(&mut self, platform_enc: &Sm2PublicKey, issued_at: u64) -> (String, QrBody) {
+        self.counter += 1;
+        let body = QrBody {
+            cred_id: self.cert.body.cred_id,
+            issued_at,
+            counter: self.counter,
+            nonce: wz_crypto::random_array().unwrap(),
+        };
+        (body.seal(&self.device, platform_enc).unwrap(), body)
+    }
+}
+
+async fn enrol_light(e: &Env, p: &Person, frame: &[u8]) -> Result<Wallet, (u16, String)> {
+    let device = Sm2PrivateKey::generate().unwrap();
+    let ch = e.challenge("enrol-light").await;
+    let req = LightEnrolRequest {
+        challenge_id: ch.challenge_id.clone(),
+        items: items(p, true),
+        face_frames: vec![Bytes(frame.to_vec()); ch.actions.len()],
+        device_public_key: hex::encode(device.public_key().to_sec1_bytes()),
+        proof_of_possession: pop(&device, &ch),
+    };
+    let r = e
+        .http
+        .post(format!("{}/v1/enrol/light", e.base))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    if status != 200 {
+        return Err((status, r.text().await.unwrap()));
+    }
+    let resp: EnrolResponse = r.json().await.unwrap();
+    let cert = e.platform.check_certificate(&resp.credential.0).unwrap();
+    assert_eq!(cert.body.device_public_key, *device.public_key());
+    Ok(Wallet {
+        device,
+        cert,
+        counter: 0,
+    })
+}
+
+async fn enrol_upgraded(
+    e: &Env,
+    terminal: &Sm2PrivateKey,
+    p: &Person,
+    pin: &str,
+) -> Result<Wallet, (u16, String)> {
+    let device = Sm2PrivateKey::generate().unwrap();
+    let ch = e.challenge("enrol-upgraded").await;
+    let enc = e.key("encryption").await;
+    let challenge: [u8; 16] = hex::decode(&ch.nonce).unwrap().try_into().unwrap();
+    let req = UpgradedEnrolRequest {
+        challenge_id: ch.challenge_id.clone(),
+        card_data: Bytes(e.card(p)),
+        face_frames: vec![Bytes(b"photo-of-jia".to_vec()); ch.actions.len()],
+        pin_block: Bytes(CredentialPin::parse(pin).unwrap().seal(&challenge, &enc).unwrap()),
+        device_public_key: hex::encode(device.public_key().to_sec1_bytes()),
+        proof_of_possession: pop(&device, &ch),
+    };
+    let body = serde_json::to_vec(&req).unwrap();
+    let (status, _, resp, _) = e
+        .signed_post("/v1/enrol/upgraded", "police-hall", terminal, &body, None, now())
+        .await;
+    if status != 200 {
+        return Err((status, String::from_utf8_lossy(&resp).into_owned()));
+    }
+    let resp: EnrolResponse = serde_json::from_slice(&resp).unwrap();
+    Ok(Wallet {
+        device,
+        cert: e.platform.check_certificate(&resp.credential.0).unwrap(),
+        counter: 0,
+    })
+}
+
+fn vreq(mode: u8) -> VerifyRequest {
+    VerifyRequest {
+        mode: AuthMode::from_bits(mode).unwrap(),
+        qr: None,
+        face_frames: vec![],
+        pin_block: None,
+        items: None,
+        card_data: None,
+    }
+}
+
+async fn wallet_call<T: serde::de::DeserializeOwned>(
+    e: &Env,
+    w: &Wallet,
+    path: &str,
+) -> Result<T, (u16, String)> {
+    let (status, _, body, _) = e
+        .signed_post(
+            path,
+            &w.cert.body.cred_id.to_string(),
+            &w.device,
+            b"",
+            None,
+            now(),
+        )
+        .await;
+    if status == 200 {
+        Ok(serde_json::from_slice(&body).unwrap())
+    } else {
+        Err((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(wz_store::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(wz_store::Backend::Postgres).await } )*
+        }
+    };
+}
+
+on_both!(
+    whole_journey,
+    request_level_faults,
+    pin_lockout,
+    modes_without_phone,
+    key_rotation_drains
+);
+
+async fn whole_journey(b: Backend) {
+    let e = env(b).await;
+    let hotel = e
+        .register("hotel", "verifier", &["0x06", "0x04"], &["name", "id_number"])
+        .await;
+    let cafe = e.register("cafe", "verifier", &["0x04"], &["age_over_18"]).await;
+    let gov = e.register("gov-hall", "verifier", &["0x0C"], &[]).await;
+    let terminal = e
+        .register("police-hall", "trusted_terminal", &["0x03"], &[])
+        .await;
+    let enc = e.key("encryption").await;
+
+    // Lightweight enrolment: wrong face, wrong items, then right.
+    assert!(
+        enrol_light(&e, &adult(), b"someone-else")
+            .await
+            .unwrap_err()
+            .1
+            .contains("face_mismatch")
+    );
+    let mut wrong = adult();
+    wrong.name = "别人".into();
+    let err = enrol_light(&e, &wrong, b"photo-of-jia").await.unwrap_err();
+    assert!(
+        err.1.contains("four_items_mismatch") && !err.1.contains("别人"),
+        "{err:?}"
+    );
+    let mut light = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
+    assert_eq!(light.cert.body.level, wz_proto::Level::Lightweight);
+
+    // Internet café: QR only, gets "adult" and a pseudonym, no name.
+    let (qr, _) = light.qr(&enc, now());
+    assert!(!qr.contains("测试") && qr.len() == 304);
+    let v = e
+        .verify(
+            "cafe",
+            &cafe,
+            &VerifyRequest {
+                qr: Some(qr.clone()),
+                ..vreq(0x04)
+            },
+        )
+        .await;
+    assert_eq!(
+        (v.result, v.level),
+        (ResultCode::Pass, Some(wz_proto::Level::Lightweight))
+    );
+    let attrs: ReleasedAttributes =
+        serde_json::from_slice(&cafe.decrypt(&v.attributes.unwrap().0).unwrap()).unwrap();
+    assert_eq!(
+        (attrs.age_over_18, attrs.name.as_ref(), attrs.id_number.as_ref()),
+        (Some(true), None, None)
+    );
+    let cafe_pseudonym = v.pseudonym.unwrap();
+
+    // The same QR again: replayed.
+    let v = e
+        .verify(
+            "cafe",
+            &cafe,
+            &VerifyRequest {
+                qr: Some(qr),
+                ..vreq(0x04)
+            },
+        )
+        .await;
+    assert_eq!(v.result, ResultCode::QrReplayed);
+
+    // Hotel: QR + face, gets name and ID number, and another pseudonym.
+    let (qr, _) = light.qr(&enc, now());
+    let v = e
+        .verify(
+            "hotel",
+            &hotel,
+            &VerifyRequest {
+                qr: Some(qr),
+                face_frames: vec![Bytes(b"photo-of-jia".to_vec())],
+                ..vreq(0x06)
+            },
+        )
+        .await;
+    assert_eq!(v.result, ResultCode::Pass);
+    let attrs: ReleasedAttributes =
+        serde_json::from_slice(&hotel.decrypt(&v.attributes.unwrap().0).unwrap()).unwrap();
+    assert_eq!(attrs.name.as_deref(), Some("测试甲"));
+    assert_eq!(attrs.id_number.unwrap().as_str(), "11010519491231002X");
+    assert_eq!(attrs.age_over_18, None);
+    assert_ne!(v.pseudonym.unwrap(), cafe_pseudonym, "pseudonyms are per RP");
+
+    // Next visit to the café: same pseudonym.
+    let (qr, _) = light.qr(&enc, now());
+    let v = e
+        .verify(
+            "cafe",
+            &cafe,
+            &VerifyRequest {
+                qr: Some(qr),
+                ..vreq(0x04)
+            },
+        )
+        .await;
+    assert_eq!(v.pseudonym.unwrap(), cafe_pseudonym);
+
+    // Hotel, wrong face; spoof; truncated image.
+    for (frame, code) in [
+        (&b"other-face"[..], ResultCode::FaceMismatch),
+        (b"SPOOF-photo", ResultCode::LivenessFailed),
+        (b"TRUNC", ResultCode::ImageInvalid),
+    ] {
+        let (qr, _) = light.qr(&enc, now());
+        let v = e
+            .verify(
+                "hotel",
+                &hotel,
+                &VerifyRequest {
+                    qr: Some(qr),
+                    face_frames: vec![Bytes(frame.to_vec())],
+                    ..vreq(0x06)
+                },
+            )
+            .await;
+        assert_eq!(v.result, code);
+    }
+    // Face mode without frames.
+    let (qr, _) = light.qr(&enc, now());
+    assert_eq!(
+        e.verify(
+            "hotel",
+            &hotel,
+            &VerifyRequest {
+                qr: Some(qr),
+                ..vreq(0x06)
+            }
+        )
+        .await
+        .result,
+        ResultCode::ModeDataMissing
+    );
+
+    // Expired QR, and one from the future.
+    for at in [now() - 120, now() + 120] {
+        let (qr, _) = light.qr(&enc, at);
+        assert_eq!(
+            e.verify(
+                "cafe",
+                &cafe,
+                &VerifyRequest {
+                    qr: Some(qr),
+                    ..vreq(0x04)
+                }
+            )
+            .await
+            .result,
+            ResultCode::QrExpired
+        );
+    }
+    // Malformed QR text.
+    assert_eq!(
+        e.verify(
+            "cafe",
+            &cafe,
+            &VerifyRequest {
+                qr: Some("WZ1:ZZ".into()),
+                ..vreq(0x04)
+            }
+        )
+        .await
+        .result,
+        ResultCode::QrMalformed
+    );
+
+    // Mode the café is not registered for.
+    let (qr, _) = light.qr(&enc, now());
+    let v = e
+        .verify(
+            "cafe",
+            &cafe,
+            &VerifyRequest {
+                qr: Some(qr),
+                face_frames: vec![Bytes(b"photo-of-jia".to_vec())],
+                ..vreq(0x06)
+            },
+        )
+        .await;
+    assert_eq!(v.result, ResultCode::ModeNotAllowed);
+
+    // A lightweight credential has no PIN.
+    let (qr, body) = light.qr(&enc, now());
+    let block = CredentialPin::parse("20261126")
+        .unwrap()
+        .seal(&wz_proto::pin::challenge_for_qr(&body), &enc)
+        .unwrap();
+    let v = e
+        .verify(
+            "gov-hall",
+            &gov,
+            &VerifyRequest {
+                qr: Some(qr),
+                pin_block: Some(Bytes(block)),
+                ..vreq(0x0C)
+            },
+        )
+        .await;
+    assert_eq!(v.result, ResultCode::PinWrong);
+
+    // Upgraded enrolment at the police hall supersedes the light credential.
+    assert!(
+        enrol_upgraded(&e, &hotel, &adult(), "20261126")
+            .await
+            .unwrap_err()
+            .0
+            >= 400,
+        "hotel is not a terminal"
+    );
+    assert!(
+        enrol_upgraded(&e, &terminal, &adult(), "12345678")
+            .await
+            .unwrap_err()
+            .1
+            .contains("too easy")
+    );
+    let mut upgraded = enrol_upgraded(&e, &terminal, &adult(), "20261126").await.unwrap();
+    assert_eq!(upgraded.cert.body.level, wz_proto::Level::Upgraded);
+    let (qr, _) = light.qr(&enc, now());
+    assert_eq!(
+        e.verify(
+            "cafe",
+            &cafe,
+            &VerifyRequest {
+                qr: Some(qr),
+                ..vreq(0x04)
+            }
+        )
+        .await
+        .result,
+        ResultCode::CredentialSuperseded
+    );
+    let st: SyncResponse = wallet_call(&e, &light, "/v1/wallet/status").await.unwrap();
+    assert!(st.status.must_wipe());
+    assert!(
+        wallet_call::<Vec<HistoryEntry>>(&e, &light, "/v1/wallet/history")
+            .await
+            .is_err(),
+        "old device reads no history"
+    );
+
+    // Government hall: QR + PIN.
+    let (qr, body) = upgraded.qr(&enc, now());
+    let block = CredentialPin::parse("20261126")
+        .unwrap()
+        .seal(&wz_proto::pin::challenge_for_qr(&body), &enc)
+        .unwrap();
+    let v = e
+        .verify(
+            "gov-hall",
+            &gov,
+            &VerifyRequest {
+                qr: Some(qr),
+                pin_block: Some(Bytes(block.clone())),
+                ..vreq(0x0C)
+            },
+        )
+        .await;
+    assert_eq!(
+        (v.result, v.level),
+        (ResultCode::Pass, Some(wz_proto::Level::Upgraded))
+    );
+    assert!(
+        v.attributes.is_none() && v.released.is_empty(),
+        "gov hall has no attribute entitlement"
+    );
+    // The PIN block is bound to its QR: reusing it with a new QR fails.
+    let (qr, _) = upgraded.qr(&enc, now());
+    let v = e
+        .verify(
+            "gov-hall",
+            &gov,
+            &VerifyRequest {
+                qr: Some(qr),
+                pin_block: Some(Bytes(block)),
+                ..vreq(0x0C)
+            },
+        )
+        .await;
+    assert_eq!(v.result, ResultCode::RequestMalformed);
+
+    // "Who verified me".
+    let history: Vec<HistoryEntry> = wallet_call(&e, &upgraded, "/v1/wallet/history").await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.rp_name == "cafe display" && h.result == ResultCode::Pass)
+    );
+    assert!(
+        history
+            .iter()
+            .any(|h| h.rp_name == "hotel display" && h.result == ResultCode::FaceMismatch)
+    );
+    assert!(
+        history
+            .iter()
+            .any(|h| h.rp_name == "gov-hall display" && h.mode == AuthMode::from_bits(0x0C).unwrap())
+    );
+
+    // Self-suspension.
+    let st: SyncResponse = wallet_call(&e, &upgraded, "/v1/wallet/suspend").await.unwrap();
+    assert_eq!(st.status, wz_proto::api::CredentialStatus::Suspended);
+    let (qr, _) = upgraded.qr(&enc, now());
+    assert_eq!(
+        e.verify(
+            "cafe",
+            &cafe,
+            &VerifyRequest {
+                qr: Some(qr),
+                ..vreq(0x04)
+            }
+        )
+        .await
+        .result,
+        ResultCode::CredentialSuspended
+    );
+
+    // The operator's audit chain is intact and names what happened.
+    let audit: serde_json::Value = e
+        .http
+        .get(format!("{}/v1/admin/audit/verify", e.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["intact"], true);
+    let entries = e.platform.store().audit_entries().await.unwrap();
+    for action in [
+        "registry.import",
+        "rp.register",
+        "credential.issue",
+        "credential.suspend",
+    ] {
+        assert!(entries.iter().any(|a| a.action == action), "{action}");
+    }
+    assert!(
+        !entries
+            .iter()
+            .any(|a| a.detail.contains("测试") || a.detail.contains("11010519491231002X")),
+        "no PII in audit"
+    );
+
+    // Metrics carry codes and modes, nothing personal.
+    let m = e
+        .http
+        .get(format!("{}/metrics", e.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("wz_verifications_total{result=\"qr_replayed\",mode=\"0x04\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("wz_request_duration_seconds_count{route=\"/v1/verify\"}"));
+    e.finish().await;
+}
+
+async fn request_level_faults(b: Backend) {
+    let e = env(b).await;
+    let cafe = e.register("cafe", "verifier", &["0x04"], &[]).await;
+    let mut w = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
+    let enc = e.key("encryption").await;
+    let (qr, _) = w.qr(&enc, now());
+    let body = serde_json::to_vec(&VerifyRequest {
+        qr: Some(qr),
+        ..vreq(0x04)
+    })
+    .unwrap();
+    let problem = |b: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(b).unwrap()["code"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    // Unknown RP.
+    let (s, _, r, _) = e
+        .signed_post("/v1/verify", "nobody", &cafe, &body, None, now())
+        .await;
+    assert_eq!((s, problem(&r).as_str()), (401, "rp_unknown"));
+    // A key that is not the café's.
+    let other = Sm2PrivateKey::generate().unwrap();
+    let (s, _, r, _) = e
+        .signed_post("/v1/verify", "cafe", &other, &body, None, now())
+        .await;
+    assert_eq!((s, problem(&r).as_str()), (401, "rp_key_invalid"));
+    // Old timestamp.
+    let (s, _, r, _) = e
+        .signed_post("/v1/verify", "cafe", &cafe, &body, None, now() - 3600)
+        .await;
+    assert_eq!((s, problem(&r).as_str()), (401, "request_expired"));
+    // Missing signature headers.
+    let r = e
+        .http
+        .post(format!("{}/v1/verify", e.base))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Bad signature: body changed after signing.
+    let target = RequestTarget {
+        method: "POST",
+        path: "/v1/verify",
+        body: &body,
+    };
+    let auth = RequestAuth::sign(
+        &cafe,
+        "cafe",
+        &target,
+        now(),
+        &wz_proto::signed_http::new_nonce().unwrap(),
+    )
+    .unwrap();
+    let mut req = e
+        .http
+        .post(format!("{}/v1/verify", e.base))
+        .body(b"{\"mode\":\"0x04\"}".to_vec());
+    for (k, v) in auth.to_headers() {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(problem(&r.bytes().await.unwrap()), "rp_signature_invalid");
+
+    // A retry of the same signed request gets the same verdict (same serial).
+    let nonce = wz_proto::signed_http::new_nonce().unwrap();
+    let ts = now();
+    let (s1, _, r1, _) = e
+        .signed_post("/v1/verify", "cafe", &cafe, &body, Some(&nonce), ts)
+        .await;
+    let (s2, h2, r2, _) = e
+        .signed_post("/v1/verify", "cafe", &cafe, &body, Some(&nonce), ts)
+        .await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(r1, r2);
+    e.check_verdict_signature(&h2, "cafe", &nonce, &r2).await;
+    // The same nonce for another body is a replay.
+    let (s, _, r, _) = e
+        .signed_post("/v1/verify", "cafe", &cafe, b"{}", Some(&nonce), ts)
+        .await;
+    assert_eq!((s, problem(&r).as_str()), (409, "request_replayed"));
+
+    // Malformed body: a signed verdict that says so.
+    let (s, _, r, _) = e
+        .signed_post("/v1/verify", "cafe", &cafe, b"{not json", None, now())
+        .await;
+    let v: VerifyVerdict = serde_json::from_slice(&r).unwrap();
+    assert_eq!((s, v.result), (200, ResultCode::RequestMalformed));
+    // Wrong ID check digit inside the items is malformed too.
+    let bad = br#"{"mode":"0x42","items":{"name":"x","id_number":"110105194912310029"}}"#;
+    let (_, _, r, _) = e.signed_post("/v1/verify", "cafe", &cafe, bad, None, now()).await;
+    assert_eq!(
+        serde_json::from_slice::<VerifyVerdict>(&r).unwrap().result,
+        ResultCode::RequestMalformed
+    );
+    // Oversize body.
+    let big = vec![b'x'; 300 * 1024];
+    let (s, _, r, _) = e
+        .signed_post("/v1/verify", "cafe", &cafe, &big, None, now())
+        .await;
+    assert_eq!((s, problem(&r).as_str()), (413, "body_too_large"));
+    // Admin API without the token.
+    let r = e
+        .http
+        .get(format!("{}/v1/admin/rps", e.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Health.
+    assert_eq!(
+        e.http
+            .get(format!("{}/readyz", e.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Revoked RP key, then revoked RP.
+    let key_id = cafe.key_id().to_string();
+    let r = e
+        .http
+        .post(format!("{}/v1/admin/rp-keys/{key_id}/revoke", e.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (s, _, r, _) = e
+        .signed_post("/v1/verify", "cafe", &cafe, &body, None, now())
+        .await;
+    assert_eq!((s, problem(&r).as_str()), (401, "rp_key_invalid"));
+    e.finish().await;
+}
+
+async fn pin_lockout(b: Backend) {
+    let e = env(b).await;
+    let gov = e.register("gov-hall", "verifier", &["0x0C"], &[]).await;
+    let terminal = e
+        .register("police-hall", "trusted_terminal", &["0x03"], &[])
+        .await;
+    let mut w = enrol_upgraded(&e, &terminal, &adult(), "20261126").await.unwrap();
+    let enc = e.key("encryption").await;
+    let mut results = Vec::new();
+    for pin in [
+        "11112222", "11112223", "11112224", "11112225", "11112226", "20261126",
+    ] {
+        let (qr, body) = w.qr(&enc, now());
+        let block = CredentialPin::parse(pin)
+            .unwrap()
+            .seal(&wz_proto::pin::challenge_for_qr(&body), &enc)
+            .unwrap();
+        results.push(
+            e.verify(
+                "gov-hall",
+                &gov,
+                &VerifyRequest {
+                    qr: Some(qr),
+                    pin_block: Some(Bytes(block)),
+                    ..vreq(0x0C)
+                },
+            )
+            .await
+            .result,
+        );
+    }
+    use ResultCode::{PinLocked, PinWrong};
+    assert_eq!(
+        results,
+        vec![PinWrong, PinWrong, PinWrong, PinWrong, PinLocked, PinLocked],
+        "locked after 5, even for the right PIN"
+    );
+    e.finish().await;
+}
+
+async fn modes_without_phone(b: Backend) {
+    let e = env(b).await;
+    let counter = e
+        .register(
+            "courier",
+            "verifier",
+            &["0x42", "0x03", "0x50"],
+            &["name", "age_over_18"],
+        )
+        .await;
+    // Two items + face.
+    let req = VerifyRequest {
+        items: Some(items(&adult(), false)),
+        face_frames: vec![Bytes(b"photo-of-jia".to_vec())],
+        ..vreq(0x42)
+    };
+    let v = e.verify("courier", &counter, &req).await;
+    assert_eq!(v.result, ResultCode::Pass);
+    let attrs: ReleasedAttributes =
+        serde_json::from_slice(&counter.decrypt(&v.attributes.unwrap().0).unwrap()).unwrap();
+    assert_eq!(attrs.age_over_18, Some(true));
+    // Wrong name and unknown ID number answer the same.
+    let mut wrong = items(&adult(), false);
+    wrong.name = "别人".into();
+    let unknown = items(
+        &person(
+            IdNumber::from_parts(440_305, CivilDate::new(1990, 1, 1).unwrap(), 5)
+                .unwrap()
+                .as_str(),
+            "x",
+        ),
+        false,
+    );
+    for it in [wrong, unknown] {
+        let req = VerifyRequest {
+            items: Some(it),
+            face_frames: vec![Bytes(b"photo-of-jia".to_vec())],
+            ..vreq(0x42)
+        };
+        assert_eq!(
+            e.verify("courier", &counter, &req).await.result,
+            ResultCode::TwoItemsMismatch
+        );
+    }
+    // Card + face, for the minor: passes, and "adult" is false.
+    let req = VerifyRequest {
+        card_data: Some(Bytes(e.card(&minor()))),
+        face_frames: vec![Bytes(b"photo-of-yi".to_vec())],
+        ..vreq(0x03)
+    };
+    let v = e.verify("courier", &counter, &req).await;
+    assert_eq!(v.result, ResultCode::Pass);
+    let attrs: ReleasedAttributes =
+        serde_json::from_slice(&counter.decrypt(&v.attributes.unwrap().0).unwrap()).unwrap();
+    assert_eq!(attrs.age_over_18, Some(false));
+    // A card signed by someone else.
+    let forger = Sm2PrivateKey::generate().unwrap();
+    let p = minor();
+    let forged = CardData {
+        id_number: p.id_number.clone(),
+        name: p.name.clone(),
+        sex: p.sex,
+        ethnicity: p.ethnicity.clone(),
+        birth_date: p.birth_date,
+        address: p.address.clone(),
+        valid_from: p.card_valid_from,
+        valid_to: p.card_valid_to,
+        photo: vec![],
+    }
+    .sign(&forger)
+    .unwrap()
+    .encode()
+    .unwrap();
+    let req = VerifyRequest {
+        card_data: Some(Bytes(forged)),
+        face_frames: vec![Bytes(b"photo-of-yi".to_vec())],
+        ..vreq(0x03)
+    };
+    assert_eq!(
+        e.verify("courier", &counter, &req).await.result,
+        ResultCode::CardDataInvalid
+    );
+    // Four items without face.
+    let v = e
+        .verify(
+            "courier",
+            &counter,
+            &VerifyRequest {
+                items: Some(items(&adult(), true)),
+                ..vreq(0x50)
+            },
+        )
+        .await;
+    assert_eq!(v.result, ResultCode::Pass);
+    assert_eq!(Sex::Female, adult().sex);
+    e.finish().await;
+}
+
+async fn key_rotation_drains(b: Backend) {
+    let e = env(b).await;
+    let cafe = e.register("cafe", "verifier", &["0x04"], &[]).await;
+    let mut w = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
+    let old_enc = e.key("encryption").await;
+    let r = e
+        .http
+        .post(format!("{}/v1/admin/platform-keys/encryption/rotate", e.base))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let new_enc = e.key("encryption").await;
+    assert_ne!(old_enc, new_enc);
+    assert_eq!(
+        e.keys().await.keys.len(),
+        3,
+        "old encryption key still published while draining"
+    );
+    // QR codes made for the old key still open during the drain window.
+    let (qr, _) = w.qr(&old_enc, now());
+    assert_eq!(
+        e.verify(
+            "cafe",
+            &cafe,
+            &VerifyRequest {
+                qr: Some(qr),
+                ..vreq(0x04)
+            }
+        )
+        .await
+        .result,
+        ResultCode::Pass
+    );
+    let (qr, _) = w.qr(&new_enc, now());
+    assert_eq!(
+        e.verify(
+            "cafe",
+            &cafe,
+            &VerifyRequest {
+                qr: Some(qr),
+                ..vreq(0x04)
+            }
+        )
+        .await
+        .result,
+        ResultCode::Pass
+    );
+    // The wallet's certificate still checks: signing keys did not change.
+    e.platform.check_certificate(&w.cert.encode()).unwrap();
+    e.finish().await;
+}
