@@ -1,6 +1,11 @@
-//! `wz`: the wangzheng command line. Later issues add `serve`, `demo`,
-//! `wallet`, `terminal`, `registry`, `admin` and `bench`; this binary now
-//! carries the operator tools that need only the foundation crates.
+//! `wz`: the wangzheng command line: the platform server, operator tools
+//! and the foundation's utilities. Later issues add `demo`, `wallet`,
+//! `terminal` and `bench`.
+
+mod env;
+mod operator;
+mod registry;
+mod serve;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -14,12 +19,29 @@ use wz_proto::{AuthMode, IdNumber, QrEnvelope, ResultCode};
 #[derive(Debug, Parser)]
 #[command(name = "wz", version, about, long_about = None)]
 struct Cli {
+    /// Platform config file (TOML); WZ_* environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the platform's HTTP API (embedded SQLite under ./wz-data by default).
+    Serve,
+    /// Relying parties: register, list, add or revoke keys.
+    #[command(subcommand)]
+    Rp(operator::RpCommand),
+    /// The population registry.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Virtual ID cards signed by the card authority.
+    #[command(subcommand)]
+    Card(operator::CardCommand),
+    /// Operator tasks: audit log, platform keys.
+    #[command(subcommand)]
+    Admin(operator::AdminCommand),
     /// Generate an SM2 key pair (PKCS#8 PEM, file mode 0600) and print its key id.
     Keygen {
         /// Where to write the private key.
@@ -53,16 +75,53 @@ enum Command {
     Codes,
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(Debug, Subcommand)]
+enum RegistryCommand {
+    /// Import a registry file (CSV with header, or .jsonl); safe to rerun.
+    Import {
+        /// The file; photo paths in it are relative to its folder.
+        file: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let config = env::load_config(cli.config.as_deref())?;
     let mut out = std::io::stdout().lock();
     match cli.command {
+        Command::Serve => {
+            drop(out);
+            serve::run(config).await?;
+        }
+        Command::Rp(cmd) => operator::rp(&config, cmd, &mut out).await?,
+        Command::Card(cmd) => operator::card(&config, cmd, &mut out).await?,
+        Command::Admin(cmd) => operator::admin(&config, cmd, &mut out).await?,
+        Command::Registry(RegistryCommand::Import { file }) => {
+            env::init_logging(config.log_json);
+            let platform = env::open_platform(&config).await?;
+            let report = registry::import(
+                &platform,
+                &file,
+                env::now(),
+                std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            )
+            .await?;
+            writeln!(
+                out,
+                "{} rows: {} imported, {} already present, {} rejected",
+                report.rows, report.inserted, report.already_present, report.rejected
+            )?;
+            if let Some(f) = report.reject_file {
+                writeln!(out, "rejected rows and reasons: {}", f.display())?;
+            }
+        }
         Command::Keygen {
             out: path,
             public_out,
         } => {
             let key = Sm2PrivateKey::generate()?;
-            write_private(&path, key.to_pkcs8_pem()?.as_bytes())?;
+            env::write_secret(&path, key.to_pkcs8_pem()?.as_bytes())?;
             if let Some(p) = public_out {
                 std::fs::write(&p, key.public_key().to_public_key_pem()?)
                     .with_context(|| format!("writing {}", p.display()))?;
@@ -133,17 +192,4 @@ fn main() -> anyhow::Result<()> {
 
 fn hex_hint(h: [u8; 2]) -> String {
     format!("{:02x}{:02x}", h[0], h[1])
-}
-
-/// Writes a secret file readable by its owner only.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
-    f.write_all(bytes)?;
-    Ok(())
 }

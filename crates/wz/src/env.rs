@@ -1,0 +1,141 @@
+//! The edge: configuration, master key, clock, logging.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use wz_platform::PlatformConfig;
+use wz_platform::keys::MasterKey;
+
+/// Unix seconds now. The only clock read outside the HTTP edge.
+#[allow(clippy::disallowed_methods)]
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Config from `--config` (TOML) if given, then `WZ_*` environment overrides.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<PlatformConfig> {
+    let mut config = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            PlatformConfig::from_toml(&text).with_context(|| format!("parsing {}", p.display()))?
+        }
+        None => PlatformConfig::default(),
+    };
+    config.apply_env(|k| std::env::var(k).ok());
+    Ok(config)
+}
+
+/// Directory of a `sqlite://` database file, created if missing.
+fn sqlite_dir(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("sqlite://")?.split('?').next()?;
+    let dir = Path::new(path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    Some(if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    })
+}
+
+/// Creates the SQLite data directory if the database lives in one.
+pub fn prepare_data_dir(config: &PlatformConfig) -> anyhow::Result<()> {
+    if let Some(dir) = sqlite_dir(&config.database_url) {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// The master key: `WZ_MASTER_KEY`, else `master_key_file`, else (embedded
+/// SQLite only) `master.key` beside the database, created on first start.
+pub fn master_key(config: &PlatformConfig) -> anyhow::Result<MasterKey> {
+    if let Ok(hex) = std::env::var("WZ_MASTER_KEY") {
+        return Ok(MasterKey::from_hex(&hex)?);
+    }
+    let file = match (&config.master_key_file, sqlite_dir(&config.database_url)) {
+        (Some(f), _) => PathBuf::from(f),
+        (None, Some(dir)) => {
+            let f = dir.join("master.key");
+            if !f.exists() {
+                write_secret(&f, MasterKey::generate_hex()?.as_bytes())?;
+                tracing::warn!(
+                    path = %f.display(),
+                    "created a master key beside the SQLite database; in production keep it in a secret store and pass WZ_MASTER_KEY"
+                );
+            }
+            f
+        }
+        (None, None) => {
+            bail!("set WZ_MASTER_KEY or master_key_file: PostgreSQL deployments need an explicit master key")
+        }
+    };
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading master key {}", file.display()))?;
+    Ok(MasterKey::from_hex(&text)?)
+}
+
+/// Writes a new secret file readable by its owner only; never overwrites.
+pub fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+/// Logging to stderr; `RUST_LOG` filters, `json` switches to JSON lines.
+pub fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        let _ = builder.json().try_init();
+    } else {
+        let _ = builder.try_init();
+    }
+}
+
+/// Loads the PEM public keys of the card authorities the config trusts.
+pub fn card_authorities(config: &PlatformConfig) -> anyhow::Result<Vec<wz_crypto::Sm2PublicKey>> {
+    config
+        .card_authority_keys
+        .iter()
+        .map(|p| {
+            let pem =
+                std::fs::read_to_string(p).with_context(|| format!("reading card authority key {p}"))?;
+            Ok(wz_crypto::Sm2PublicKey::from_public_key_pem(&pem)?)
+        })
+        .collect()
+}
+
+/// Opens store and platform as the config says.
+pub async fn open_platform(config: &PlatformConfig) -> anyhow::Result<wz_platform::Platform> {
+    prepare_data_dir(config)?;
+    let master = master_key(config)?;
+    let store = wz_store::Store::connect(&config.database_url)
+        .await
+        .context("opening the database")?;
+    let face: std::sync::Arc<dyn wz_platform::face::FaceEngine> =
+        std::sync::Arc::new(wz_platform::face::NoFaceEngine);
+    let platform = wz_platform::Platform::open(
+        store,
+        config.clone(),
+        master,
+        face,
+        card_authorities(config)?,
+        now(),
+    )
+    .await?;
+    Ok(platform)
+}

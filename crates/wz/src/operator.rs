@@ -1,0 +1,246 @@
+//! Operator commands that work on the platform's database directly.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use wz_crypto::{Sm2PrivateKey, Sm2PublicKey};
+use wz_platform::{PlatformConfig, RpRegistration};
+use wz_proto::api::Attribute;
+use wz_proto::{AuthMode, CardData, IdNumber};
+use wz_store::RpRole;
+
+use crate::env;
+
+#[derive(Debug, Subcommand)]
+pub enum RpCommand {
+    /// Register a relying party with its first SM2 key.
+    Register {
+        /// Stable id, e.g. `hotel-beijing-001` (A-Z a-z 0-9 . _ -).
+        #[arg(long)]
+        id: String,
+        /// Display name citizens see in their history.
+        #[arg(long)]
+        name: String,
+        /// The RP's public key (PEM file from `wz keygen --public-out`).
+        #[arg(long)]
+        pubkey: PathBuf,
+        /// `verifier` or `trusted_terminal`.
+        #[arg(long, default_value = "verifier")]
+        role: String,
+        /// Modes it may request, e.g. `0x06,0x0C`.
+        #[arg(long)]
+        modes: String,
+        /// Attributes it may receive, e.g. `name,id_number` (empty: none).
+        #[arg(long, default_value = "")]
+        attrs: String,
+        /// Requests per second, e.g. `50/s`.
+        #[arg(long, default_value = "50/s")]
+        rate: String,
+    },
+    /// List relying parties.
+    List,
+    /// Add a key to a relying party (`--replace` revokes its other keys).
+    AddKey {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        pubkey: PathBuf,
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Revoke one key by key id.
+    RevokeKey { key_id: String },
+    /// Revoke a relying party and all its keys.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Write a registry person's card chip data, signed by the card authority.
+    Issue {
+        #[arg(long)]
+        id_number: String,
+        /// The card authority's private key (PEM); separate from platform keys.
+        #[arg(long)]
+        authority_key: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Print a fresh master key (32 hex digits) for WZ_MASTER_KEY.
+    MasterKey,
+    /// Rotate the platform's `signing` or `encryption` key.
+    RotateKey { usage: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; prints the head to record elsewhere.
+    Verify,
+}
+
+fn parse_rate(s: &str) -> anyhow::Result<u32> {
+    let n = s.trim().trim_end_matches("/s");
+    n.parse().with_context(|| "rate must look like 50/s")
+}
+
+fn read_pubkey(path: &PathBuf) -> anyhow::Result<Sm2PublicKey> {
+    let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Sm2PublicKey::from_public_key_pem(&pem)?)
+}
+
+pub async fn rp(config: &PlatformConfig, cmd: RpCommand, out: &mut impl Write) -> anyhow::Result<()> {
+    let platform = env::open_platform(config).await?;
+    let now = env::now();
+    match cmd {
+        RpCommand::Register {
+            id,
+            name,
+            pubkey,
+            role,
+            modes,
+            attrs,
+            rate,
+        } => {
+            let reg = RpRegistration {
+                rp_id: id,
+                name,
+                role: RpRole::parse(&role)
+                    .map_err(|_| anyhow::anyhow!("role must be verifier or trusted_terminal"))?,
+                public_key: read_pubkey(&pubkey)?,
+                modes: AuthMode::parse_list(&modes)?,
+                attributes: Attribute::parse_list(&attrs)?,
+                rate_per_s: parse_rate(&rate)?,
+            };
+            let rp = platform.register_rp(&reg, "operator-cli", now).await?;
+            writeln!(
+                out,
+                "registered {} ({}), key {}",
+                rp.rp_id,
+                rp.role.as_str(),
+                reg.public_key.key_id()
+            )?;
+        }
+        RpCommand::List => {
+            for rp in platform.store().list_rps().await? {
+                let modes: Vec<String> = rp.modes.iter().map(ToString::to_string).collect();
+                let attrs: Vec<&str> = rp.attributes.iter().map(|a| a.name()).collect();
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\tmodes={}\tattrs={}\t{}/s\t{:?}",
+                    rp.rp_id,
+                    rp.name,
+                    rp.role.as_str(),
+                    modes.join(","),
+                    attrs.join(","),
+                    rp.rate_per_s,
+                    rp.status
+                )?;
+            }
+        }
+        RpCommand::AddKey { id, pubkey, replace } => {
+            let key = read_pubkey(&pubkey)?;
+            platform
+                .add_rp_key(&id, &key, replace, "operator-cli", now)
+                .await?;
+            writeln!(out, "added key {} to {id}", key.key_id())?;
+        }
+        RpCommand::RevokeKey { key_id } => {
+            platform.revoke_rp_key(&key_id, "operator-cli", now).await?;
+            writeln!(out, "revoked key {key_id}")?;
+        }
+        RpCommand::Revoke { id } => {
+            platform.revoke_rp(&id, "operator-cli", now).await?;
+            writeln!(out, "revoked {id}")?;
+        }
+    }
+    platform.store().close().await;
+    Ok(())
+}
+
+pub async fn card(config: &PlatformConfig, cmd: CardCommand, out: &mut impl Write) -> anyhow::Result<()> {
+    let CardCommand::Issue {
+        id_number,
+        authority_key,
+        out: path,
+    } = cmd;
+    let id = IdNumber::parse(&id_number).map_err(|e| anyhow::anyhow!("invalid ID number: {e}"))?;
+    let pem = std::fs::read_to_string(&authority_key)
+        .with_context(|| format!("reading {}", authority_key.display()))?;
+    let authority = Sm2PrivateKey::from_pem(&pem)?;
+    let platform = env::open_platform(config).await?;
+    let Some((person, photo)) = platform.person(&id).await? else {
+        bail!("no registry record for that ID number")
+    };
+    let card = CardData {
+        id_number: person.id_number,
+        name: person.name,
+        sex: person.sex,
+        ethnicity: person.ethnicity,
+        birth_date: person.birth_date,
+        address: person.address,
+        valid_from: person.card_valid_from,
+        valid_to: person.card_valid_to,
+        photo: photo.unwrap_or_default(),
+    }
+    .sign(&authority)?;
+    env::write_secret(&path, &card.encode()?)?;
+    writeln!(
+        out,
+        "wrote card for {} to {} (authority key {})",
+        id.masked(),
+        path.display(),
+        authority.key_id()
+    )?;
+    platform.store().close().await;
+    Ok(())
+}
+
+pub async fn admin(config: &PlatformConfig, cmd: AdminCommand, out: &mut impl Write) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::MasterKey => {
+            writeln!(out, "{}", wz_platform::keys::MasterKey::generate_hex()?.as_str())?;
+        }
+        AdminCommand::RotateKey { usage } => {
+            let platform = env::open_platform(config).await?;
+            let id = platform.rotate_key(&usage, "operator-cli", env::now()).await?;
+            writeln!(
+                out,
+                "new current {usage} key {id}; the previous one drains for {} s",
+                config.key_drain_secs
+            )?;
+            platform.store().close().await;
+        }
+        AdminCommand::Audit(AuditCommand::Verify) => {
+            env::prepare_data_dir(config)?;
+            let store = wz_store::Store::connect(&config.database_url).await?;
+            let report = store.verify_audit().await?;
+            store.close().await;
+            match report.head {
+                Some((seq, hash)) => writeln!(
+                    out,
+                    "{} entries; head seq {seq} hash {}",
+                    report.entries,
+                    hex::encode(hash)
+                )?,
+                None => writeln!(out, "audit log is empty")?,
+            }
+            if let Some((seq, why)) = report.first_break {
+                bail!("audit chain broken at entry {seq}: {why}");
+            }
+            writeln!(
+                out,
+                "chain intact (compare the head with your last recorded head to detect truncation)"
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! `wz serve`: the platform over HTTP until SIGINT/SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use wz_platform::PlatformConfig;
+
+use crate::env;
+
+pub async fn run(config: PlatformConfig) -> anyhow::Result<()> {
+    env::init_logging(config.log_json);
+    let platform = Arc::new(env::open_platform(&config).await?);
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = ?platform.store().backend(), "wz serve listening");
+    tracing::warn!("no face engine is configured yet: face checks answer 'unavailable' (issue: wz-face)");
+    println!("wz serve: http://{addr}");
+    let app = wz_platform::http::router(Arc::clone(&platform));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    platform.store().close().await;
+    tracing::info!("wz serve stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

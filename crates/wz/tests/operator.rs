@@ -1,0 +1,215 @@
+//! The operator's commands end to end on a fresh embedded SQLite platform:
+//! registry import (with rejects, and a safe rerun), RP registration,
+//! virtual card issue, audit verification, and `wz serve` answering HTTP
+//! on loopback and stopping cleanly on SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, Read, Write};
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn wz(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("wz").unwrap();
+    c.current_dir(dir).env(
+        "WZ_DATABASE_URL",
+        format!("sqlite://{}/data/platform.db", dir.display()),
+    );
+    c.env_remove("WZ_MASTER_KEY");
+    c
+}
+
+fn stdout(c: &mut Command) -> String {
+    String::from_utf8(c.assert().success().get_output().stdout.clone()).unwrap()
+}
+
+#[test]
+fn operator_journey() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("photos")).unwrap();
+    std::fs::write(dir.join("photos/a.jpg"), b"jpeg-a").unwrap();
+    std::fs::write(dir.join("photos/b.jpg"), b"jpeg-b").unwrap();
+    let csv = "id_number,name,sex,ethnicity,birth_date,address,card_valid_from,card_valid_to,photo\n\
+        11010519491231002X,测试甲,女,汉,1949-12-31,测试路1号,2020-01-01,2040-01-01,photos/a.jpg\n\
+        440524188001010014,测试乙,男,汉,18800101,测试路2号,2020-01-01,长期,photos/b.jpg\n\
+        110105194912310029,坏号码,女,汉,1949-12-31,x,2020-01-01,2040-01-01,photos/a.jpg\n\
+        11010519491231002X,重复,女,汉,1949-12-31,x,2020-01-01,2040-01-01,photos/a.jpg\n\
+        310104201506010113,缺照片,男,汉,2015-06-01,x,2020-01-01,2040-01-01,photos/missing.jpg\n";
+    std::fs::write(dir.join("registry.csv"), csv).unwrap();
+
+    let out = stdout(wz(dir).args(["registry", "import", "registry.csv"]));
+    assert!(
+        out.contains("5 rows: 2 imported, 0 already present, 3 rejected"),
+        "{out}"
+    );
+    let rejects = std::fs::read_to_string(dir.join("registry.csv.rejects.tsv")).unwrap();
+    assert!(
+        rejects.contains("4\tID number check digit does not match"),
+        "{rejects}"
+    );
+    assert!(
+        rejects.contains("5\tID number appears earlier in this file"),
+        "{rejects}"
+    );
+    assert!(rejects.contains("6\tphoto file does not exist"), "{rejects}");
+    assert!(
+        !rejects.contains("坏号码") && !rejects.contains("110105194912310029"),
+        "no row data in rejects"
+    );
+    // The master key was created beside the database, owner-only.
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(dir.join("data/master.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    // Rerun: nothing twice.
+    let out = stdout(wz(dir).args(["registry", "import", "registry.csv"]));
+    assert!(out.contains("2 already present"), "{out}");
+
+    // A relying party.
+    stdout(wz(dir).args(["keygen", "--out", "hotel.pem", "--public-out", "hotel.pub.pem"]));
+    let out = stdout(wz(dir).args([
+        "rp",
+        "register",
+        "--id",
+        "hotel-001",
+        "--name",
+        "Hotel",
+        "--pubkey",
+        "hotel.pub.pem",
+        "--modes",
+        "0x06,0x04",
+        "--attrs",
+        "name,id_number",
+        "--rate",
+        "50/s",
+    ]));
+    assert!(out.starts_with("registered hotel-001 (verifier)"), "{out}");
+    wz(dir)
+        .args([
+            "rp",
+            "register",
+            "--id",
+            "hotel-001",
+            "--name",
+            "Again",
+            "--pubkey",
+            "hotel.pub.pem",
+            "--modes",
+            "0x04",
+        ])
+        .assert()
+        .failure();
+    wz(dir)
+        .args([
+            "rp",
+            "register",
+            "--id",
+            "x",
+            "--name",
+            "X",
+            "--pubkey",
+            "hotel.pub.pem",
+            "--modes",
+            "0x80",
+        ])
+        .assert()
+        .failure();
+    let out = stdout(wz(dir).args(["rp", "list"]));
+    assert!(
+        out.contains("hotel-001\tHotel\tverifier\tmodes=0x06,0x04\tattrs=name,id_number\t50/s"),
+        "{out}"
+    );
+
+    // A virtual card from the registry, signed by a separate authority key.
+    stdout(wz(dir).args(["keygen", "--out", "authority.pem"]));
+    let out = stdout(wz(dir).args([
+        "card",
+        "issue",
+        "--id-number",
+        "11010519491231002X",
+        "--authority-key",
+        "authority.pem",
+        "--out",
+        "jia.wzc",
+    ]));
+    assert!(
+        out.contains("1****************X") && !out.contains("11010519491231002X"),
+        "{out}"
+    );
+    let card = wz_proto::SignedCard::decode(&std::fs::read(dir.join("jia.wzc")).unwrap()).unwrap();
+    assert_eq!(card.data.name, "测试甲");
+    assert_eq!(card.data.photo, b"jpeg-a");
+    wz(dir)
+        .args([
+            "card",
+            "issue",
+            "--id-number",
+            "310104201506010113",
+            "--authority-key",
+            "authority.pem",
+            "--out",
+            "x.wzc",
+        ])
+        .assert()
+        .failure();
+
+    // Audit: import, registration are logged and the chain holds.
+    let out = stdout(wz(dir).args(["admin", "audit", "verify"]));
+    assert!(
+        out.contains("chain intact") && out.contains("head seq 2"),
+        "{out}"
+    );
+
+    // wz serve on a free loopback port.
+    let bin = assert_cmd::cargo::cargo_bin("wz");
+    let mut child = std::process::Command::new(bin)
+        .arg("serve")
+        .current_dir(dir)
+        .env(
+            "WZ_DATABASE_URL",
+            format!("sqlite://{}/data/platform.db", dir.display()),
+        )
+        .env("WZ_LISTEN", "127.0.0.1:0")
+        .env_remove("WZ_MASTER_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("wz serve: http://")
+        .expect("serve prints its URL")
+        .to_owned();
+    let get = |path: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        resp
+    };
+    assert!(get("/healthz").starts_with("HTTP/1.1 200"));
+    assert!(get("/readyz").starts_with("HTTP/1.1 200"));
+    let keys = get("/v1/keys");
+    assert!(
+        keys.contains("\"usage\":\"signing\"") && keys.contains("\"usage\":\"encryption\""),
+        "{keys}"
+    );
+    let missing = get("/nope");
+    assert!(missing.contains("application/problem+json"), "{missing}");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+}
