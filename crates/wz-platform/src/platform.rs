@@ -861,7 +861,10 @@ impl Platform {
         Ok(key)
     }
 
-    async fn issue(
+    /// Issues a credential to a registry record, superseding any earlier
+    /// one. Callers must already have established who the citizen is (the
+    /// enrolment flows do; so does `wz bench`, which seeds its own registry).
+    pub async fn issue(
         &self,
         record: &RegistryRecord,
         level: Level,

@@ -2,6 +2,7 @@
 //! and the foundation's utilities. Later issues add `demo`, `wallet`,
 //! `terminal` and `bench`.
 
+mod bench;
 mod env;
 mod operator;
 mod registry;
@@ -42,6 +43,9 @@ enum Command {
     /// Operator tasks: audit log, platform keys.
     #[command(subcommand)]
     Admin(operator::AdminCommand),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Generate an SM2 key pair (PKCS#8 PEM, file mode 0600) and print its key id.
     Keygen {
         /// Where to write the private key.
@@ -76,6 +80,22 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// End-to-end QR verifications/s over HTTP on loopback vs the crypto floor.
+    Verify {
+        /// Requests in the closed-loop phase (half as many at half rate).
+        #[arg(long, default_value_t = 3000)]
+        requests: usize,
+        /// Concurrent clients (one credential each).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// `sqlite`, `postgres` or `both` (PostgreSQL from WZ_TEST_PG_URL or the local default).
+        #[arg(long, default_value = "both")]
+        backend: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum RegistryCommand {
     /// Import a registry file (CSV with header, or .jsonl); safe to rerun.
     Import {
@@ -97,6 +117,19 @@ async fn main() -> anyhow::Result<()> {
         Command::Rp(cmd) => operator::rp(&config, cmd, &mut out).await?,
         Command::Card(cmd) => operator::card(&config, cmd, &mut out).await?,
         Command::Admin(cmd) => operator::admin(&config, cmd, &mut out).await?,
+        Command::Bench(BenchCommand::Verify {
+            requests,
+            concurrency,
+            backend,
+        }) => {
+            let backends = match backend.as_str() {
+                "sqlite" => vec![wz_store::Backend::Sqlite],
+                "postgres" => vec![wz_store::Backend::Postgres],
+                "both" => vec![wz_store::Backend::Sqlite, wz_store::Backend::Postgres],
+                _ => bail!("backend must be sqlite, postgres or both"),
+            };
+            bench::verify(&backends, requests, concurrency, &mut out).await?;
+        }
         Command::Registry(RegistryCommand::Import { file }) => {
             env::init_logging(config.log_json);
             let platform = env::open_platform(&config).await?;

@@ -1,0 +1,355 @@
+//! `wz bench verify`: end-to-end verifications per second over HTTP on
+//! loopback, for SQLite and PostgreSQL, beside the crypto floor measured in
+//! the same run. Traffic goes to 127.0.0.1 only and is bounded in count.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use wz_crypto::Sm2PrivateKey;
+use wz_platform::registry::Person;
+use wz_platform::{Platform, PlatformConfig};
+use wz_proto::api::VerifyRequest;
+use wz_proto::{
+    AuthMode, CivilDate, CredentialId, IdNumber, Level, QrBody, RequestAuth, RequestTarget, ResultCode,
+};
+use wz_store::Backend;
+use wz_store::testing::TestStore;
+
+use crate::env;
+
+/// One pre-signed request.
+struct Prepared {
+    body: Vec<u8>,
+    headers: Vec<(&'static str, String)>,
+}
+
+#[allow(clippy::disallowed_methods)] // benchmark timing is the edge
+fn instant() -> Instant {
+    Instant::now()
+}
+
+/// SM2 decrypt + device-signature verify + verdict sign, one core, per second.
+pub fn crypto_floor(iterations: u32) -> anyhow::Result<f64> {
+    let platform = Sm2PrivateKey::generate()?;
+    let device = Sm2PrivateKey::generate()?;
+    let body = QrBody {
+        cred_id: CredentialId([1; 16]),
+        issued_at: 1,
+        counter: 1,
+        nonce: [2; 8],
+    };
+    let qr = body.seal(&device, platform.public_key())?;
+    let env = wz_proto::QrEnvelope::parse(&qr)?;
+    let start = instant();
+    for _ in 0..iterations {
+        let signed = env.open(&platform)?;
+        signed.verify(device.public_key())?;
+        platform.sign(b"verdict body of about two hundred bytes")?;
+    }
+    Ok(f64::from(iterations) / start.elapsed().as_secs_f64())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(idx).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+struct Setup {
+    base: String,
+    rp_key: Sm2PrivateKey,
+    wallets: Vec<(Sm2PrivateKey, CredentialId)>,
+    enc: wz_crypto::Sm2PublicKey,
+    store: TestStore,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn setup(backend: Backend, citizens: usize) -> anyhow::Result<Setup> {
+    let store = TestStore::new(backend)
+        .await
+        .context("creating an isolated store")?;
+    let config = PlatformConfig {
+        pin_lock_after: 5,
+        ..PlatformConfig::default()
+    };
+    let master = wz_platform::keys::MasterKey::from_hex(&wz_platform::keys::MasterKey::generate_hex()?)?;
+    let face: Arc<dyn wz_platform::face::FaceEngine> = Arc::new(wz_platform::face::NoFaceEngine);
+    let now = env::now();
+    let platform = Arc::new(Platform::open(store.store.clone(), config, master, face, vec![], now).await?);
+    let rp_key = Sm2PrivateKey::generate()?;
+    platform
+        .register_rp(
+            &wz_platform::RpRegistration {
+                rp_id: "bench-gate".into(),
+                name: "Bench gate".into(),
+                role: wz_store::RpRole::Verifier,
+                public_key: rp_key.public_key().clone(),
+                modes: vec![AuthMode::QR],
+                attributes: vec![],
+                rate_per_s: 1_000_000,
+            },
+            "bench",
+            now,
+        )
+        .await?;
+    let birth = CivilDate::new(1990, 1, 1).map_err(|_| anyhow::anyhow!("date"))?;
+    let mut wallets = Vec::with_capacity(citizens);
+    for i in 0..citizens {
+        let seq = u16::try_from(i + 1).context("too many citizens")?;
+        let id = IdNumber::from_parts(110_105, birth, seq).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let person = Person {
+            sex: id.sex(),
+            birth_date: birth,
+            id_number: id.clone(),
+            name: format!("基准{i}"),
+            ethnicity: "汉".into(),
+            address: "基准路".into(),
+            card_valid_from: birth,
+            card_valid_to: None,
+        };
+        platform.import_people(&[(person, None)], "bench", now).await?;
+        let record = platform
+            .store()
+            .registry_by_index(&wz_platform::registry::blind_index(&platform.keys(), &id))
+            .await?;
+        let record = record.context("seeded citizen missing")?;
+        let device = Sm2PrivateKey::generate()?;
+        let resp = platform
+            .issue(&record, Level::Lightweight, device.public_key(), None, now)
+            .await?;
+        let cert = wz_proto::CredentialCert::decode(&resp.credential.0)?;
+        wallets.push((device, cert.body.cred_id));
+    }
+    let enc = platform.keys().encryption.current().public_key().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = wz_platform::http::router(Arc::clone(&platform));
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(Setup {
+        base: format!("http://{addr}"),
+        rp_key,
+        wallets,
+        enc,
+        store,
+        server,
+    })
+}
+
+/// `per_wallet[w]` requests for each wallet, counters continuing from `first_counter`.
+fn prepare(s: &Setup, per_wallet: usize, first_counter: u32) -> anyhow::Result<Vec<Vec<Prepared>>> {
+    let now = env::now();
+    let mut all = Vec::with_capacity(s.wallets.len());
+    for (device, cred_id) in &s.wallets {
+        let mut list = Vec::with_capacity(per_wallet);
+        for k in 0..per_wallet {
+            let counter = first_counter + u32::try_from(k)?;
+            let body = QrBody {
+                cred_id: *cred_id,
+                issued_at: now,
+                counter,
+                nonce: wz_crypto::random_array()?,
+            };
+            let qr = body.seal(device, &s.enc)?;
+            let req = VerifyRequest {
+                mode: AuthMode::QR,
+                qr: Some(qr),
+                face_frames: vec![],
+                pin_block: None,
+                items: None,
+                card_data: None,
+            };
+            let json = serde_json::to_vec(&req)?;
+            let target = RequestTarget {
+                method: "POST",
+                path: "/v1/verify",
+                body: &json,
+            };
+            let auth = RequestAuth::sign(
+                &s.rp_key,
+                "bench-gate",
+                &target,
+                now,
+                &wz_proto::signed_http::new_nonce()?,
+            )?;
+            list.push(Prepared {
+                headers: auth.to_headers().to_vec(),
+                body: json,
+            });
+        }
+        all.push(list);
+    }
+    Ok(all)
+}
+
+async fn send(client: &reqwest::Client, url: &str, p: Prepared) -> anyhow::Result<(Duration, bool)> {
+    let mut req = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(p.body);
+    for (k, v) in p.headers {
+        req = req.header(k, v);
+    }
+    let start = instant();
+    let resp = req.send().await?;
+    let ok = resp.status().is_success();
+    let bytes = resp.bytes().await?;
+    let elapsed = start.elapsed();
+    let pass = ok
+        && serde_json::from_slice::<wz_proto::api::VerifyVerdict>(&bytes)
+            .map(|v| v.result == ResultCode::Pass)
+            .unwrap_or(false);
+    Ok((elapsed, pass))
+}
+
+/// Result of one back end's run.
+#[derive(Debug)]
+pub struct BackendFigures {
+    pub backend: Backend,
+    pub peak_per_s: f64,
+    pub p50_ms_at_peak: f64,
+    pub p99_ms_at_peak: f64,
+    pub half_rate_per_s: f64,
+    pub p99_ms_at_half: f64,
+    pub failures: usize,
+}
+
+pub async fn run_backend(
+    backend: Backend,
+    requests: usize,
+    concurrency: usize,
+) -> anyhow::Result<BackendFigures> {
+    let s = setup(backend, concurrency).await?;
+    let url = format!("{}/v1/verify", s.base);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let per_wallet = requests.div_ceil(concurrency);
+    // Warm-up: one request per wallet (connections, caches, prepared statements).
+    for list in prepare(&s, 1, 1)? {
+        for p in list {
+            send(&client, &url, p).await?;
+        }
+    }
+    // Closed loop: every wallet's requests back to back, all wallets at once.
+    let batches = prepare(&s, per_wallet, 2)?;
+    let start = instant();
+    let mut tasks = Vec::new();
+    for list in batches {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::with_capacity(list.len());
+            for p in list {
+                out.push(send(&client, &url, p).await);
+            }
+            out
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut failures = 0;
+    for t in tasks {
+        for r in t.await? {
+            let (d, pass) = r?;
+            lat.push(d);
+            failures += usize::from(!pass);
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let peak = lat.len() as f64 / elapsed;
+
+    // Open loop at half the peak rate: requests start on a fixed schedule.
+    let half = peak / 2.0;
+    let n_half = (requests / 2).max(concurrency);
+    let batches = prepare(&s, n_half.div_ceil(concurrency), 2 + u32::try_from(per_wallet)?)?;
+    let mut queue: Vec<Prepared> = Vec::new();
+    let mut iters: Vec<_> = batches.into_iter().map(Vec::into_iter).collect();
+    // Interleave wallets so each wallet's counters stay in order in time.
+    loop {
+        let mut any = false;
+        for it in &mut iters {
+            if let Some(p) = it.next() {
+                queue.push(p);
+                any = true;
+            }
+        }
+        if !any {
+            break;
+        }
+    }
+    let interval = Duration::from_secs_f64(1.0 / half);
+    let start = instant();
+    let mut tasks = Vec::new();
+    for (i, p) in queue.into_iter().enumerate() {
+        let due = interval.mul_f64(i as f64);
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move { send(&client, &url, p).await }));
+    }
+    let mut half_lat = Vec::new();
+    for t in tasks {
+        let (d, pass) = t.await??;
+        half_lat.push(d);
+        failures += usize::from(!pass);
+    }
+    let half_elapsed = start.elapsed().as_secs_f64();
+    half_lat.sort_unstable();
+    s.server.abort();
+    s.store.cleanup().await?;
+    Ok(BackendFigures {
+        backend,
+        peak_per_s: peak,
+        p50_ms_at_peak: percentile(&lat, 0.5),
+        p99_ms_at_peak: percentile(&lat, 0.99),
+        half_rate_per_s: half_lat.len() as f64 / half_elapsed,
+        p99_ms_at_half: percentile(&half_lat, 0.99),
+        failures,
+    })
+}
+
+pub async fn verify(
+    backends: &[Backend],
+    requests: usize,
+    concurrency: usize,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    if !(1..=200_000).contains(&requests) || !(1..=512).contains(&concurrency) {
+        bail!("requests must be 1..=200000 and concurrency 1..=512");
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let floor_one = crypto_floor(300)?;
+    let floor = floor_one * cores as f64;
+    writeln!(
+        out,
+        "crypto floor: {floor_one:.0} verifications/s on one core x {cores} cores = {floor:.0}/s"
+    )?;
+    writeln!(
+        out,
+        "(SM2 decrypt + device-signature verify + verdict sign per request, measured now)"
+    )?;
+    for b in backends {
+        let f = run_backend(*b, requests, concurrency).await?;
+        writeln!(
+            out,
+            "{:?}: {:.0} verifications/s ({:.2} of the floor), p50 {:.1} ms, p99 {:.1} ms at peak; at {:.0}/s (half): p99 {:.1} ms; {} not passed",
+            f.backend,
+            f.peak_per_s,
+            f.peak_per_s / floor,
+            f.p50_ms_at_peak,
+            f.p99_ms_at_peak,
+            f.half_rate_per_s,
+            f.p99_ms_at_half,
+            f.failures
+        )?;
+        if f.failures > 0 {
+            bail!("{} verifications did not pass", f.failures);
+        }
+    }
+    Ok(())
+}
