@@ -96,3 +96,27 @@ impl PlatformConfig {
         self.pin_lock_base_secs.saturating_mul(1u64 << extra).min(86_400)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_backoff_doubles_and_caps() {
+        let c = PlatformConfig::default();
+        assert_eq!([5, 6, 7, 8].map(|n| c.pin_backoff(n)), [60, 120, 240, 480]);
+        assert_eq!(c.pin_backoff(40), 86_400);
+    }
+
+    #[test]
+    fn toml_and_environment() {
+        let mut c = PlatformConfig::from_toml("listen = \"0.0.0.0:9000\"\nqr_freshness_secs = 30\n").unwrap();
+        assert_eq!(
+            (c.listen.as_str(), c.qr_freshness_secs, c.pin_lock_after),
+            ("0.0.0.0:9000", 30, 5)
+        );
+        assert!(PlatformConfig::from_toml("no_such_setting = 1").is_err());
+        c.apply_env(|k| (k == "WZ_LISTEN").then(|| "127.0.0.1:1".to_owned()));
+        assert_eq!(c.listen, "127.0.0.1:1");
+    }
+}

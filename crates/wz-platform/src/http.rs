@@ -13,7 +13,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use wz_crypto::Sm2PublicKey;
-use wz_proto::api::{Attribute, LightEnrolRequest, Problem, UpgradedEnrolRequest};
+use wz_proto::api::{
+    Attribute, Challenge, EnrolResponse, HistoryEntry, KeysResponse, LightEnrolRequest, Problem,
+    SyncResponse, UpgradedEnrolRequest, VerifyRequest, VerifyVerdict,
+};
 use wz_proto::{AuthMode, RequestAuth, RequestTarget, ResultCode};
 use wz_store::RpRole;
 
@@ -100,11 +103,91 @@ fn path_and_query(uri: &Uri) -> &str {
     uri.path_and_query().map_or("/", |p| p.as_str())
 }
 
+/// Headers of an SM2-signed request (RP requests; wallet requests use the
+/// credential id as `x-wz-rp-id` and the device key).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documents headers read by `RequestAuth::from_headers`
+struct SignedRequestHeaders {
+    /// Relying party id (or credential id for wallet calls).
+    #[param(rename = "x-wz-rp-id")]
+    rp_id: String,
+    /// Id of the signing key, 16 hex digits.
+    #[param(rename = "x-wz-key-id")]
+    key_id: String,
+    /// Unix seconds.
+    #[param(rename = "x-wz-timestamp")]
+    timestamp: String,
+    /// 16-64 lower-case hex digits, never reused.
+    #[param(rename = "x-wz-nonce")]
+    nonce: String,
+    /// SM2 signature (r|s, 128 hex digits) over the canonical request text.
+    #[param(rename = "x-wz-signature")]
+    signature: String,
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "wangzheng platform API", description = "Issuance and verification of the online ID credential (网证). Every RP call is SM2-signed; verdicts are signed by the platform."),
+    paths(
+        healthz, readyz, metrics, openapi_json, keys, challenge, enrol_light, enrol_upgraded, verify,
+        wallet_status, wallet_history, wallet_suspend, admin_register_rp, admin_list_rps, admin_add_rp_key,
+        admin_revoke_rp, admin_revoke_rp_key, admin_rotate_key, admin_audit_verify
+    ),
+    components(schemas(Problem, wz_proto::api::ReleasedAttributes, wz_proto::api::IdentityItems)),
+    modifiers(&OperatorToken)
+)]
+struct ApiDoc;
+
+struct OperatorToken;
+
+impl utoipa::Modify for OperatorToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "operator_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document of this API.
+#[must_use]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <ApiDoc as utoipa::OpenApi>::openapi()
+}
+
+/// Every route the router serves, as (method, path): kept beside the router
+/// and checked against the OpenAPI document by a test.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/openapi.json"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/v1/keys"),
+    ("post", "/v1/challenges"),
+    ("post", "/v1/enrol/light"),
+    ("post", "/v1/enrol/upgraded"),
+    ("post", "/v1/verify"),
+    ("post", "/v1/wallet/status"),
+    ("post", "/v1/wallet/history"),
+    ("post", "/v1/wallet/suspend"),
+    ("post", "/v1/admin/rps"),
+    ("get", "/v1/admin/rps"),
+    ("post", "/v1/admin/rps/{rp_id}/keys"),
+    ("post", "/v1/admin/rps/{rp_id}/revoke"),
+    ("post", "/v1/admin/rp-keys/{key_id}/revoke"),
+    ("post", "/v1/admin/platform-keys/{usage}/rotate"),
+    ("get", "/v1/admin/audit/verify"),
+];
+
 /// Builds the router over a platform.
 pub fn router(platform: Arc<Platform>) -> Router {
     let limit = platform.config().max_body_bytes;
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi_json))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/keys", get(keys))
@@ -126,6 +209,21 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .with_state(platform)
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "process is up")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "this document")))]
+async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi().to_pretty_json().unwrap_or_default(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "database reachable"), (status = 503, body = Problem)))]
 async fn readyz(State(p): State<Arc<Platform>>) -> Response {
     match p.store().ping().await {
         Ok(()) => "ready".into_response(),
@@ -137,6 +235,7 @@ async fn readyz(State(p): State<Arc<Platform>>) -> Response {
     }
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format; labels are codes, modes and routes only")))]
 async fn metrics(State(p): State<Arc<Platform>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -145,15 +244,18 @@ async fn metrics(State(p): State<Arc<Platform>>) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", responses((status = 200, body = KeysResponse)))]
 async fn keys(State(p): State<Arc<Platform>>) -> Response {
     Json(p.keys_response(now().0)).into_response()
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/challenges` body: `enrol-light` or `enrol-upgraded`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct ChallengeRequest {
     purpose: String,
 }
 
+#[utoipa::path(post, path = "/v1/challenges", tag = "enrolment", request_body = ChallengeRequest, responses((status = 200, body = Challenge), (status = 400, body = Problem)))]
 async fn challenge(
     State(p): State<Arc<Platform>>,
     body: Result<Bytes, BytesRejection>,
@@ -162,6 +264,7 @@ async fn challenge(
     Ok(Json(p.new_challenge(&req.purpose, now().0).await?).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/enrol/light", tag = "enrolment", request_body = LightEnrolRequest, responses((status = 200, body = EnrolResponse), (status = 400, body = Problem), (status = 422, body = Problem)))]
 async fn enrol_light(
     State(p): State<Arc<Platform>>,
     body: Result<Bytes, BytesRejection>,
@@ -174,6 +277,7 @@ async fn enrol_light(
     Ok(Json(r?).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/enrol/upgraded", tag = "enrolment", request_body = UpgradedEnrolRequest, params(SignedRequestHeaders), responses((status = 200, body = EnrolResponse, description = "signed by the platform"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn enrol_upgraded(
     State(p): State<Arc<Platform>>,
     method: Method,
@@ -213,6 +317,7 @@ async fn enrol_upgraded(
     )?))
 }
 
+#[utoipa::path(post, path = "/v1/verify", tag = "verification", request_body = VerifyRequest, params(SignedRequestHeaders), responses((status = 200, body = VerifyVerdict, description = "signed verdict, pass or fail"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 429, body = Problem)))]
 async fn verify(
     State(p): State<Arc<Platform>>,
     method: Method,
@@ -251,6 +356,7 @@ async fn wallet_cred(
     Ok(p.authenticate_wallet(&auth, &target, now().0).await?)
 }
 
+#[utoipa::path(post, path = "/v1/wallet/status", tag = "wallet", params(SignedRequestHeaders), responses((status = 200, body = SyncResponse), (status = 401, body = Problem), (status = 422, body = Problem)))]
 async fn wallet_status(
     State(p): State<Arc<Platform>>,
     method: Method,
@@ -263,11 +369,12 @@ async fn wallet_status(
     Ok(Json(p.wallet_status(&cred, now().0)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct HistoryQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(post, path = "/v1/wallet/history", tag = "wallet", params(SignedRequestHeaders, HistoryQuery), responses((status = 200, body = Vec<HistoryEntry>), (status = 422, body = Problem)))]
 async fn wallet_history(
     State(p): State<Arc<Platform>>,
     method: Method,
@@ -281,6 +388,7 @@ async fn wallet_history(
     Ok(Json(p.wallet_history(&cred, q.limit.unwrap_or(100)).await?).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/wallet/suspend", tag = "wallet", params(SignedRequestHeaders), responses((status = 200, body = SyncResponse), (status = 422, body = Problem)))]
 async fn wallet_suspend(
     State(p): State<Arc<Platform>>,
     method: Method,
@@ -294,6 +402,43 @@ async fn wallet_suspend(
 }
 
 // ------------------------------------------------------------------- admin
+
+/// A registered key.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct KeyRef {
+    pub rp_id: Option<String>,
+    pub key_id: String,
+}
+
+/// A rotated platform key.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Rotated {
+    pub usage: String,
+    pub key_id: String,
+}
+
+/// An RP as the admin API lists it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RpSummary {
+    pub rp_id: String,
+    pub name: String,
+    pub role: String,
+    pub modes: Vec<AuthMode>,
+    pub attributes: Vec<Attribute>,
+    pub rate_per_s: u32,
+    pub active: bool,
+}
+
+/// The audit chain's state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditStatus {
+    pub entries: u64,
+    pub intact: bool,
+    pub head_seq: Option<u64>,
+    pub head_hash: Option<String>,
+    pub first_break_seq: Option<u64>,
+    pub first_break: Option<String>,
+}
 
 fn admin(p: &Platform, headers: &HeaderMap) -> ApiResult<()> {
     let denied = || {
@@ -319,7 +464,7 @@ fn admin(p: &Platform, headers: &HeaderMap) -> ApiResult<()> {
 }
 
 /// `POST /v1/admin/rps` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegisterRpBody {
     pub rp_id: String,
     pub name: String,
@@ -345,6 +490,7 @@ fn parse_key(hex_key: &str) -> ApiResult<Sm2PublicKey> {
         })
 }
 
+#[utoipa::path(post, path = "/v1/admin/rps", tag = "admin", request_body = RegisterRpBody, security(("operator_token" = [])), responses((status = 201, body = KeyRef), (status = 400, body = Problem), (status = 401, body = Problem)))]
 async fn admin_register_rp(
     State(p): State<Arc<Platform>>,
     headers: HeaderMap,
@@ -375,29 +521,34 @@ async fn admin_register_rp(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/v1/admin/rps", tag = "admin", security(("operator_token" = [])), responses((status = 200, body = Vec<RpSummary>), (status = 401, body = Problem)))]
 async fn admin_list_rps(State(p): State<Arc<Platform>>, headers: HeaderMap) -> ApiResult<Response> {
     admin(&p, &headers)?;
     let rps = p.store().list_rps().await?;
-    let list: Vec<_> = rps
+    let list: Vec<RpSummary> = rps
         .into_iter()
-        .map(|rp| {
-            serde_json::json!({
-                "rp_id": rp.rp_id, "name": rp.name, "role": rp.role.as_str(),
-                "modes": rp.modes, "attributes": rp.attributes, "rate_per_s": rp.rate_per_s,
-                "active": rp.status == wz_store::EntityStatus::Active,
-            })
+        .map(|rp| RpSummary {
+            role: rp.role.as_str().to_owned(),
+            active: rp.status == wz_store::EntityStatus::Active,
+            rp_id: rp.rp_id,
+            name: rp.name,
+            modes: rp.modes,
+            attributes: rp.attributes,
+            rate_per_s: rp.rate_per_s,
         })
         .collect();
     Ok(Json(list).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// `POST /v1/admin/rps/{rp_id}/keys` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct AddKeyBody {
     public_key: String,
     #[serde(default)]
     replace: bool,
 }
 
+#[utoipa::path(post, path = "/v1/admin/rps/{rp_id}/keys", tag = "admin", request_body = AddKeyBody, params(("rp_id" = String, Path)), security(("operator_token" = [])), responses((status = 201, body = KeyRef), (status = 401, body = Problem)))]
 async fn admin_add_rp_key(
     State(p): State<Arc<Platform>>,
     Path(rp_id): Path<String>,
@@ -415,6 +566,7 @@ async fn admin_add_rp_key(
         .into_response())
 }
 
+#[utoipa::path(post, path = "/v1/admin/rps/{rp_id}/revoke", tag = "admin", params(("rp_id" = String, Path)), security(("operator_token" = [])), responses((status = 204), (status = 401, body = Problem)))]
 async fn admin_revoke_rp(
     State(p): State<Arc<Platform>>,
     Path(rp_id): Path<String>,
@@ -425,6 +577,7 @@ async fn admin_revoke_rp(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(post, path = "/v1/admin/rp-keys/{key_id}/revoke", tag = "admin", params(("key_id" = String, Path)), security(("operator_token" = [])), responses((status = 204), (status = 401, body = Problem)))]
 async fn admin_revoke_rp_key(
     State(p): State<Arc<Platform>>,
     Path(key_id): Path<String>,
@@ -435,6 +588,7 @@ async fn admin_revoke_rp_key(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(post, path = "/v1/admin/platform-keys/{usage}/rotate", tag = "admin", params(("usage" = String, Path, description = "signing or encryption")), security(("operator_token" = [])), responses((status = 200, body = Rotated), (status = 401, body = Problem)))]
 async fn admin_rotate_key(
     State(p): State<Arc<Platform>>,
     Path(usage): Path<String>,
@@ -442,19 +596,20 @@ async fn admin_rotate_key(
 ) -> ApiResult<Response> {
     admin(&p, &headers)?;
     let id = p.rotate_key(&usage, "operator", now().0).await?;
-    Ok(Json(serde_json::json!({ "usage": usage, "key_id": id })).into_response())
+    Ok(Json(Rotated { usage, key_id: id }).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/admin/audit/verify", tag = "admin", security(("operator_token" = [])), responses((status = 200, body = AuditStatus), (status = 401, body = Problem)))]
 async fn admin_audit_verify(State(p): State<Arc<Platform>>, headers: HeaderMap) -> ApiResult<Response> {
     admin(&p, &headers)?;
     let r = p.store().verify_audit().await?;
-    Ok(Json(serde_json::json!({
-        "entries": r.entries,
-        "intact": r.is_intact(),
-        "head_seq": r.head.map(|h| h.0),
-        "head_hash": r.head.map(|h| hex::encode(h.1)),
-        "first_break_seq": r.first_break.map(|b| b.0),
-        "first_break": r.first_break.map(|b| b.1),
-    }))
+    Ok(Json(AuditStatus {
+        entries: r.entries,
+        intact: r.is_intact(),
+        head_seq: r.head.map(|h| h.0),
+        head_hash: r.head.map(|h| hex::encode(h.1)),
+        first_break_seq: r.first_break.map(|b| b.0),
+        first_break: r.first_break.map(|b| b.1.to_owned()),
+    })
     .into_response())
 }

@@ -442,7 +442,8 @@ on_both!(
     request_level_faults,
     pin_lockout,
     modes_without_phone,
-    key_rotation_drains
+    key_rotation_drains,
+    rate_limit,
 );
 
 async fn whole_journey(b: Backend) {
@@ -1142,5 +1143,35 @@ async fn key_rotation_drains(b: Backend) {
     );
     // The wallet's certificate still checks: signing keys did not change.
     e.platform.check_certificate(&w.cert.encode()).unwrap();
+    e.finish().await;
+}
+
+async fn rate_limit(b: Backend) {
+    let e = env(b).await;
+    let key = Sm2PrivateKey::generate().unwrap();
+    let body = serde_json::json!({
+        "rp_id": "slow", "name": "Slow RP", "role": "verifier",
+        "public_key": hex::encode(key.public_key().to_sec1_bytes()),
+        "modes": ["0x04"], "attributes": [], "rate_per_s": 2,
+    });
+    let r = e
+        .http
+        .post(format!("{}/v1/admin/rps", e.base))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let (s, _, _, _) = e
+            .signed_post("/v1/verify", "slow", &key, b"{\"mode\":\"0x04\"}", None, now())
+            .await;
+        statuses.push(s);
+    }
+    // A burst of one second's worth passes the limiter; the rest are 429.
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 2, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 4, "{statuses:?}");
     e.finish().await;
 }

@@ -42,6 +42,7 @@ impl From<Vec<u8>> for Bytes {
 
 /// RFC 7807 problem details with the shared result code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub type_uri: String,
@@ -77,6 +78,7 @@ impl From<crate::ProtoError> for Problem {
 
 /// What a platform key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyUsage {
     /// Signs credentials and verdicts.
@@ -87,6 +89,7 @@ pub enum KeyUsage {
 
 /// One published platform public key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishedKey {
     pub key_id: String,
     pub usage: KeyUsage,
@@ -101,6 +104,7 @@ pub struct PublishedKey {
 
 /// `GET /v1/keys`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeysResponse {
     pub keys: Vec<PublishedKey>,
     /// Platform clock, unix seconds (wallets learn their offset from it).
@@ -109,6 +113,7 @@ pub struct KeysResponse {
 
 /// The four items (name, ID number, card validity) typed by a citizen.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IdentityItems {
     pub name: String,
     pub id_number: IdNumber,
@@ -128,6 +133,7 @@ impl fmt::Debug for IdentityItems {
 
 /// A liveness action the platform asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LivenessAction {
     TurnLeft,
@@ -139,6 +145,7 @@ pub enum LivenessAction {
 
 /// `POST /v1/challenges`: a one-time challenge for enrolment or a face check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Challenge {
     pub challenge_id: String,
     /// 16 random bytes, hex; bound into proofs of possession and PIN blocks.
@@ -149,6 +156,7 @@ pub struct Challenge {
 
 /// `POST /v1/enrol/light`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LightEnrolRequest {
     pub challenge_id: String,
     pub items: IdentityItems,
@@ -162,6 +170,7 @@ pub struct LightEnrolRequest {
 
 /// `POST /v1/enrol/upgraded` (trusted terminals only; RP-signed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpgradedEnrolRequest {
     pub challenge_id: String,
     /// The card chip's authority-signed data.
@@ -175,6 +184,7 @@ pub struct UpgradedEnrolRequest {
 
 /// The answer to an enrolment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrolResponse {
     /// [`crate::CredentialCert::encode`] output.
     pub credential: Bytes,
@@ -190,6 +200,7 @@ pub fn proof_of_possession_input(challenge_nonce: &[u8], device_public_key: &[u8
 
 /// Status of a credential as the wallet learns it at sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialStatus {
     Active,
@@ -221,6 +232,7 @@ impl CredentialStatus {
 
 /// `GET /v1/wallet/status` (device-signed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncResponse {
     pub cred_id: CredentialId,
     pub status: CredentialStatus,
@@ -229,6 +241,7 @@ pub struct SyncResponse {
 
 /// One line of the citizen's "who verified me" history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     pub rp_name: String,
     pub time: u64,
@@ -238,6 +251,7 @@ pub struct HistoryEntry {
 
 /// Attributes an RP registration may be entitled to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Attribute {
     Name,
@@ -306,6 +320,7 @@ impl Attribute {
 
 /// `POST /v1/verify` body (RP-signed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyRequest {
     pub mode: AuthMode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -323,6 +338,7 @@ pub struct VerifyRequest {
 
 /// Attribute values released to an RP; sent only encrypted to its key.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReleasedAttributes {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -356,6 +372,7 @@ impl fmt::Debug for ReleasedAttributes {
 
 /// The platform's signed answer to `POST /v1/verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyVerdict {
     /// Unique verdict serial (also the idempotency key on retries).
     pub serial: String,

@@ -77,6 +77,7 @@ impl core::str::FromStr for CredentialId {
 
 /// Assurance level of a credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// 轻量版: issued online from four items and a live face.

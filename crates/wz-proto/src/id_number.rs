@@ -48,6 +48,7 @@ pub enum IdNumberError {
 
 /// Sex as coded in the ID number's sequence digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Sex {
     Male,

@@ -17,6 +17,8 @@ pub mod credential;
 mod date;
 mod error;
 mod id_number;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod pin;
 pub mod qr;
 mod reader;
