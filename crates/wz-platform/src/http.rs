@@ -18,6 +18,7 @@ use wz_proto::api::{
     SyncResponse, UpgradedEnrolRequest, VerifyRequest, VerifyVerdict,
 };
 use wz_proto::{AuthMode, RequestAuth, RequestTarget, ResultCode};
+
 use wz_store::RpRole;
 
 use crate::{Platform, PlatformError, RpRegistration, SignedReply};
@@ -293,28 +294,10 @@ async fn enrol_upgraded(
         path: path_and_query(&uri),
         body: &body,
     };
-    let (secs, _) = now();
-    let (terminal, _) = p.authenticate_rp(&auth, &target, secs).await?;
-    if !p
-        .store()
-        .remember_rp_nonce(&terminal.rp_id, &auth.nonce, secs)
-        .await?
-    {
-        return Err(PlatformError::new(ResultCode::RequestReplayed, "request nonce was seen before").into());
-    }
-    let req: UpgradedEnrolRequest = json(&body)?;
-    let r = p.enrol_upgraded(&terminal, &req, secs).await;
+    let r = p.enrol_upgraded_signed(&auth, &target, now().0).await;
     p.metrics
         .latency("/v1/enrol/upgraded", t.elapsed().as_secs_f64() * 1000.0);
-    let body =
-        serde_json::to_vec(&r?).map_err(|_| PlatformError::new(ResultCode::InternalError, "encoding"))?;
-    Ok(signed(p.sign_reply(
-        200,
-        body,
-        &terminal.rp_id,
-        &auth.nonce,
-        secs,
-    )?))
+    Ok(signed(r?))
 }
 
 #[utoipa::path(post, path = "/v1/verify", tag = "verification", request_body = VerifyRequest, params(SignedRequestHeaders), responses((status = 200, body = VerifyVerdict, description = "signed verdict, pass or fail"), (status = 400, body = Problem), (status = 401, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 429, body = Problem)))]

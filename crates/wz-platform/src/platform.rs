@@ -960,7 +960,35 @@ impl Platform {
         self.issue(&record, Level::Lightweight, &device, None, now).await
     }
 
-    /// `POST /v1/enrol/upgraded`, from a trusted terminal (already authenticated).
+    /// `POST /v1/enrol/upgraded` as it arrives: authenticates the terminal's
+    /// signed request, remembers its nonce, enrols, and signs the answer.
+    pub async fn enrol_upgraded_signed(
+        &self,
+        auth: &RequestAuth,
+        target: &RequestTarget<'_>,
+        now: u64,
+    ) -> Result<SignedReply> {
+        let (terminal, _) = self.authenticate_rp(auth, target, now).await?;
+        if !self
+            .store
+            .remember_rp_nonce(&terminal.rp_id, &auth.nonce, now)
+            .await?
+        {
+            return Err(err(ResultCode::RequestReplayed, "request nonce was seen before"));
+        }
+        let req: UpgradedEnrolRequest = serde_json::from_slice(target.body).map_err(|_| {
+            err(
+                ResultCode::RequestMalformed,
+                "body is not a valid upgraded enrolment request",
+            )
+        })?;
+        let resp = self.enrol_upgraded(&terminal, &req, now).await?;
+        let body =
+            serde_json::to_vec(&resp).map_err(|_| err(ResultCode::InternalError, "response encoding"))?;
+        self.sign_reply(200, body, &terminal.rp_id, &auth.nonce, now)
+    }
+
+    /// Upgraded enrolment for an already authenticated trusted terminal.
     pub async fn enrol_upgraded(
         &self,
         terminal: &RelyingParty,

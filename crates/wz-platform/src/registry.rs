@@ -23,6 +23,24 @@ pub struct Person {
     pub card_valid_to: Option<CivilDate>,
 }
 
+impl Person {
+    /// The chip data a card of this person carries (for virtual cards).
+    #[must_use]
+    pub fn to_card(&self, photo: Vec<u8>) -> wz_proto::CardData {
+        wz_proto::CardData {
+            id_number: self.id_number.clone(),
+            name: self.name.clone(),
+            sex: self.sex,
+            ethnicity: self.ethnicity.clone(),
+            birth_date: self.birth_date,
+            address: self.address.clone(),
+            valid_from: self.card_valid_from,
+            valid_to: self.card_valid_to,
+            photo,
+        }
+    }
+}
+
 impl core::fmt::Debug for Person {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("Person(<redacted>)")

@@ -268,21 +268,11 @@ impl Env {
     }
 
     fn card(&self, p: &Person) -> Vec<u8> {
-        CardData {
-            id_number: p.id_number.clone(),
-            name: p.name.clone(),
-            sex: p.sex,
-            ethnicity: p.ethnicity.clone(),
-            birth_date: p.birth_date,
-            address: p.address.clone(),
-            valid_from: p.card_valid_from,
-            valid_to: p.card_valid_to,
-            photo: b"chip-photo".to_vec(),
-        }
-        .sign(&self.authority)
-        .unwrap()
-        .encode()
-        .unwrap()
+        p.to_card(b"chip-photo".to_vec())
+            .sign(&self.authority)
+            .unwrap()
+            .encode()
+            .unwrap()
     }
 }
 

@@ -148,6 +148,10 @@ impl SignedCard {
         }
         let id = std::str::from_utf8(r.take(18)?).map_err(|_| invalid("card ID number is not ASCII"))?;
         let id_number = IdNumber::parse(id).map_err(|_| invalid("card ID number is invalid"))?;
+        // One card, one encoding: a lower-case check character is not canonical.
+        if id_number.as_str() != id {
+            return Err(invalid("card ID number is not in canonical form"));
+        }
         let name = get_str(&mut r)?;
         let sex = match r.u8()? {
             1 => Sex::Male,

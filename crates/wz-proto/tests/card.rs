@@ -71,6 +71,25 @@ fn card_round_trip_and_signature() {
     assert!(SignedCard::decode(&wrong.encode().unwrap()).is_err());
 }
 
+/// Found by the `card_decode` fuzzer: a lower-case `x` check character
+/// parsed, but re-encoded differently. Now refused at decode.
+#[test]
+fn lower_case_check_character_is_not_canonical() {
+    let authority = Sm2PrivateKey::generate().unwrap();
+    let mut bytes = data().sign(&authority).unwrap().encode().unwrap();
+    let pos = 5 + 17;
+    assert_eq!(bytes[pos], b'X');
+    bytes[pos] = b'x';
+    assert_eq!(
+        SignedCard::decode(&bytes).unwrap_err().code,
+        ResultCode::CardDataInvalid
+    );
+    let found = include_bytes!(
+        "../../../fuzz/regressions/card_decode/crash-f58ff104ffb7c3bf472b8b6fbbcd7b226140031c"
+    );
+    assert!(SignedCard::decode(found).is_err());
+}
+
 proptest! {
     #[test]
     fn card_decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use wz_crypto::{Sm2PrivateKey, Sm2PublicKey};
 use wz_platform::{PlatformConfig, RpRegistration};
 use wz_proto::api::Attribute;
-use wz_proto::{AuthMode, CardData, IdNumber};
+use wz_proto::{AuthMode, IdNumber};
 use wz_store::RpRole;
 
 use crate::env;
@@ -180,18 +180,7 @@ pub async fn card(config: &PlatformConfig, cmd: CardCommand, out: &mut impl Writ
     let Some((person, photo)) = platform.person(&id).await? else {
         bail!("no registry record for that ID number")
     };
-    let card = CardData {
-        id_number: person.id_number,
-        name: person.name,
-        sex: person.sex,
-        ethnicity: person.ethnicity,
-        birth_date: person.birth_date,
-        address: person.address,
-        valid_from: person.card_valid_from,
-        valid_to: person.card_valid_to,
-        photo: photo.unwrap_or_default(),
-    }
-    .sign(&authority)?;
+    let card = person.to_card(photo.unwrap_or_default()).sign(&authority)?;
     env::write_secret(&path, &card.encode()?)?;
     writeln!(
         out,
