@@ -4,6 +4,7 @@
 //! Domain logic lives in [`Platform`]'s plain async methods (time passed in);
 //! [`http`] only decodes, calls and encodes.
 
+pub mod card_reader;
 mod config;
 mod error;
 pub mod face;

@@ -3,6 +3,7 @@
 //! `terminal` and `bench`.
 
 mod bench;
+mod demo_registry;
 mod env;
 mod operator;
 mod registry;
@@ -102,6 +103,18 @@ enum RegistryCommand {
         /// The file; photo paths in it are relative to its folder.
         file: PathBuf,
     },
+    /// Write a synthetic registry (invented people, real face photos referenced in place).
+    Demo {
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+        #[arg(long)]
+        out: PathBuf,
+        /// Face images as DIR/<identity>/<images>; default: the LFW development set beside the project.
+        #[arg(long)]
+        faces: Option<PathBuf>,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
 }
 
 #[tokio::main]
@@ -129,6 +142,23 @@ async fn main() -> anyhow::Result<()> {
                 _ => bail!("backend must be sqlite, postgres or both"),
             };
             bench::verify(&backends, requests, concurrency, &mut out).await?;
+        }
+        Command::Registry(RegistryCommand::Demo {
+            count,
+            out: dir,
+            faces,
+            seed,
+        }) => {
+            let faces = faces
+                .or_else(demo_registry::default_faces_dir)
+                .context("no face images found: pass --faces DIR (DIR/<identity>/<images>)")?;
+            let n = demo_registry::write(count, &dir, &faces, seed)?;
+            writeln!(
+                out,
+                "wrote {n} synthetic people to {} (photos referenced in {})",
+                dir.join("registry.csv").display(),
+                faces.display()
+            )?;
         }
         Command::Registry(RegistryCommand::Import { file }) => {
             env::init_logging(config.log_json);

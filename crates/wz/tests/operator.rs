@@ -142,7 +142,15 @@ fn operator_journey() {
         out.contains("1****************X") && !out.contains("11010519491231002X"),
         "{out}"
     );
-    let card = wz_proto::SignedCard::decode(&std::fs::read(dir.join("jia.wzc")).unwrap()).unwrap();
+    use wz_platform::card_reader::CardReader as _;
+    let card = wz_platform::card_reader::FileCardReader::new(dir.join("jia.wzc"))
+        .read_card()
+        .unwrap();
+    assert!(
+        wz_platform::card_reader::FileCardReader::new(dir.join("nope.wzc"))
+            .read_card()
+            .is_err()
+    );
     assert_eq!(card.data.name, "测试甲");
     assert_eq!(card.data.photo, b"jpeg-a");
     wz(dir)
@@ -212,4 +220,42 @@ fn operator_journey() {
         .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+}
+
+/// The demo registry from the LFW development set, where it exists (CI has
+/// it beside the project); imported without a face engine it still stores
+/// every row.
+#[test]
+fn demo_registry_imports() {
+    let faces = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faces/lfw-dev");
+    if !faces.is_dir() {
+        eprintln!("skipping: {} not present", faces.display());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let out = stdout(
+        wz(dir)
+            .args(["registry", "demo", "--count", "12", "--out", "reg", "--faces"])
+            .arg(&faces),
+    );
+    assert!(out.starts_with("wrote 12 synthetic people"), "{out}");
+    let csv = std::fs::read_to_string(dir.join("reg/registry.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 13);
+    // Photos are referenced in place, not copied.
+    assert!(
+        csv.contains("lfw-dev/")
+            && !dir.join("reg").read_dir().unwrap().any(|e| e
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "jpg"))
+    );
+    let out = stdout(wz(dir).args(["registry", "import", "reg/registry.csv"]));
+    assert!(out.contains("12 rows: 12 imported"), "{out}");
+    wz(dir)
+        .args(["registry", "demo", "--count", "100000", "--out", "big", "--faces"])
+        .arg(&faces)
+        .assert()
+        .failure();
 }
