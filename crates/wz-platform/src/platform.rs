@@ -366,24 +366,39 @@ impl Platform {
         target: &RequestTarget<'_>,
         now: u64,
     ) -> Result<(RelyingParty, Sm2PublicKey)> {
-        let rp = self
-            .store
-            .rp(&auth.rp_id)
-            .await?
-            .filter(|rp| rp.status == EntityStatus::Active)
-            .ok_or(err(
+        let unknown = || {
+            err(
                 ResultCode::RpUnknown,
                 "relying party is not registered or revoked",
-            ))?;
-        let key = self
+            )
+        };
+        let (rp, key) = match self
             .store
-            .rp_key(&auth.key_id.to_string())
+            .rp_and_key(&auth.rp_id, &auth.key_id.to_string())
             .await?
-            .filter(|k| k.rp_id == rp.rp_id && k.status == EntityStatus::Active)
-            .ok_or(err(
+        {
+            Some(found) => found,
+            // Tell an unknown RP from an unknown key, as the check order says.
+            None => {
+                let rp = self.store.rp(&auth.rp_id).await?.ok_or_else(unknown)?;
+                if rp.status != EntityStatus::Active {
+                    return Err(unknown());
+                }
+                return Err(err(
+                    ResultCode::RpKeyInvalid,
+                    "key is not an active key of this relying party",
+                ));
+            }
+        };
+        if rp.status != EntityStatus::Active {
+            return Err(unknown());
+        }
+        if key.status != EntityStatus::Active {
+            return Err(err(
                 ResultCode::RpKeyInvalid,
                 "key is not an active key of this relying party",
-            ))?;
+            ));
+        }
         let public = Sm2PublicKey::from_sec1_bytes(&key.public_key)
             .map_err(|_| err(ResultCode::InternalError, "stored RP key is corrupt"))?;
         auth.verify_signature(&public, target)?;
@@ -554,9 +569,9 @@ impl Platform {
                 .as_deref()
                 .ok_or(err(ResultCode::ModeDataMissing, "mode needs the QR text"))?;
             let signed = QrEnvelope::parse(text)?.open(&keys.encryption)?;
-            let cred = self
+            let (cred, record) = self
                 .store
-                .credential(&signed.body.cred_id)
+                .credential_with_citizen(&signed.body.cred_id)
                 .await?
                 .ok_or(err(ResultCode::CredentialNotFound, "no such credential"))?;
             let device = Sm2PublicKey::from_sec1_bytes(&cred.device_public_key)
@@ -574,7 +589,6 @@ impl Platform {
             if !self.store.accept_qr_counter(&cred.cred_id, body.counter).await? {
                 return Err(err(ResultCode::QrReplayed, "QR counter was already used"));
             }
-            let record = self.citizen(cred.citizen_id).await?;
             subject = Some(Subject {
                 record,
                 level: Some(cred.level),
@@ -639,13 +653,6 @@ impl Platform {
             self.check_face(&subject.record, frames, Vec::new()).await?;
         }
         Ok(subject)
-    }
-
-    async fn citizen(&self, citizen_id: i64) -> Result<RegistryRecord> {
-        self.store.registry_by_id(citizen_id).await?.ok_or(err(
-            ResultCode::InternalError,
-            "credential points at a missing registry record",
-        ))
     }
 
     /// Decodes and checks card data; returns the matching registry record and the card.

@@ -306,10 +306,39 @@ impl Store {
         .bind(cred_id.0.to_vec())
         .fetch_optional(&self.pool)
         .await?;
+        row.as_ref().map(Self::credential_from_row).transpose()
+    }
+
+    /// A credential and its citizen's registry record, in one query (the
+    /// hot path of every QR verification).
+    pub async fn credential_with_citizen(
+        &self,
+        cred_id: &CredentialId,
+    ) -> Result<Option<(CredentialRow, RegistryRecord)>> {
+        let row = sqlx::query(
+            "SELECT c.cred_id, c.citizen_id, c.level, c.device_public_key, c.certificate, c.status, c.not_before,
+                    c.not_after, c.last_counter, c.created_at AS cred_created_at, c.status_changed_at,
+                    r.id_index, r.pii, r.photo, r.face_template, r.template_model, r.data_key_id, r.created_at
+             FROM credentials c JOIN registry r ON r.citizen_id = c.citizen_id
+             WHERE c.cred_id = $1",
+        )
+        .bind(cred_id.0.to_vec())
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
+        Ok(Some((
+            Self::credential_from_row(&row)?,
+            Self::registry_from_row(&row)?,
+        )))
+    }
+
+    fn credential_from_row(row: &AnyRow) -> Result<CredentialRow> {
         let id: Vec<u8> = row.try_get("cred_id")?;
         let status: String = row.try_get("status")?;
-        Ok(Some(CredentialRow {
+        let created_at: i64 = row
+            .try_get("cred_created_at")
+            .or_else(|_| row.try_get("created_at"))?;
+        Ok(CredentialRow {
             cred_id: cred_id_from(&id)?,
             citizen_id: row.try_get("citizen_id")?,
             level: level_from_i64(row.try_get("level")?)?,
@@ -319,9 +348,9 @@ impl Store {
             not_before: uts(row.try_get("not_before")?),
             not_after: uts(row.try_get("not_after")?),
             last_counter: row.try_get("last_counter")?,
-            created_at: uts(row.try_get("created_at")?),
+            created_at: uts(created_at),
             status_changed_at: uts(row.try_get("status_changed_at")?),
-        }))
+        })
     }
 
     /// Moves a credential from `from` to `to`; false if it was not in `from`.
@@ -634,6 +663,34 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(res.rows_affected() == 1)
+    }
+
+    /// An RP together with one of its keys, in one query (the hot path of
+    /// every signed request). `None` if either is missing or the key belongs
+    /// to another RP.
+    pub async fn rp_and_key(&self, rp_id: &str, key_id: &str) -> Result<Option<(RelyingParty, RpKey)>> {
+        let row = sqlx::query(
+            "SELECT r.rp_id, r.name, r.role, r.modes, r.attributes, r.rate_per_s, r.status, r.created_at,
+                    k.key_id, k.public_key, k.status AS key_status, k.created_at AS key_created_at, k.revoked_at
+             FROM relying_parties r JOIN rp_keys k ON k.rp_id = r.rp_id
+             WHERE r.rp_id = $1 AND k.key_id = $2",
+        )
+        .bind(rp_id)
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let rp = Self::rp_from_row(&row)?;
+        let status: String = row.try_get("key_status")?;
+        let key = RpKey {
+            key_id: row.try_get("key_id")?,
+            rp_id: rp.rp_id.clone(),
+            public_key: row.try_get("public_key")?,
+            status: EntityStatus::parse(&status)?,
+            created_at: uts(row.try_get("key_created_at")?),
+            revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(uts),
+        };
+        Ok(Some((rp, key)))
     }
 
     /// An RP key by id.
