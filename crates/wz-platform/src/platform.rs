@@ -39,7 +39,10 @@ fn err(code: ResultCode, reason: &'static str) -> PlatformError {
 #[must_use]
 pub fn china_date(now: u64) -> CivilDate {
     let secs = i64::try_from(now).unwrap_or(i64::MAX - CST_OFFSET_SECS) + CST_OFFSET_SECS;
-    CivilDate::from_unix_seconds(secs).unwrap_or_else(|_| unreachable!("dates after 1800 are representable"))
+    // Only a clock beyond the year 9999 fails; clamp rather than panic.
+    CivilDate::from_unix_seconds(secs)
+        .or_else(|_| CivilDate::new(9999, 12, 31))
+        .unwrap_or_else(|_| unreachable!("9999-12-31 is a valid date"))
 }
 
 /// A response the platform has signed: status, body, headers.
