@@ -1,0 +1,8 @@
+//! The wangzheng face engine (work in progress, issue 6): TFJS graph models
+//! from the `@vladmandic/human` package, run with tract on CPU.
+
+mod error;
+pub mod pipeline;
+pub mod tfjs;
+
+pub use error::{FaceEngineError, Result};

@@ -1,0 +1,121 @@
+//! The face pipeline on real models (fetched by `scripts/setup.sh` into
+//! `$WZ_MODELS_DIR` or `~/.cache/wangzheng/models`) and real faces (the LFW
+//! development set beside the project, where it exists).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use wz_face::pipeline::{FaceModels, ImageFault, cosine, decode};
+
+fn models() -> &'static FaceModels {
+    static M: OnceLock<FaceModels> = OnceLock::new();
+    M.get_or_init(|| {
+        let base = std::env::var_os("WZ_MODELS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/wangzheng/models")
+            });
+        FaceModels::load(&base.join("human-3.3.6")).expect("face models missing: run scripts/setup.sh")
+    })
+}
+
+fn lfw() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faces/lfw-dev");
+    p.is_dir().then_some(p)
+}
+
+fn png(width: u32, height: u32, fill: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(width, height, image::Rgb([fill, fill, fill]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn bad_images_are_refused_clearly() {
+    assert_eq!(decode(b"").unwrap_err(), ImageFault::Undecodable);
+    assert_eq!(decode(b"GIF89a....").unwrap_err(), ImageFault::Undecodable);
+    let good = png(64, 64, 128);
+    assert!(decode(&good).is_ok());
+    assert_eq!(
+        decode(&good[..good.len() / 2]).unwrap_err(),
+        ImageFault::Undecodable,
+        "truncated PNG"
+    );
+    assert_eq!(decode(&png(5000, 2, 0)).unwrap_err(), ImageFault::TooLarge);
+    // A blank frame has no face.
+    assert_eq!(
+        models().embed_single(&png(320, 240, 200)).unwrap().unwrap_err(),
+        ImageFault::NoFace
+    );
+}
+
+#[test]
+fn same_person_scores_higher_than_different_people() {
+    let Some(dir) = lfw() else {
+        eprintln!("skipping: LFW development set not present");
+        return;
+    };
+    let mut ids: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    ids.sort();
+    let mut embs = Vec::new();
+    for (i, d) in ids.iter().take(6).enumerate() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for f in files.iter().take(3) {
+            if let Ok(e) = models().embed_single(&std::fs::read(f).unwrap()).unwrap() {
+                assert_eq!(e.len(), 1024);
+                embs.push((i, e));
+            }
+        }
+    }
+    assert!(
+        embs.len() >= 15,
+        "most LFW photos have one detectable face: {}",
+        embs.len()
+    );
+    let (mut same, mut diff) = (Vec::new(), Vec::new());
+    for a in 0..embs.len() {
+        for b in a + 1..embs.len() {
+            let s = cosine(&embs[a].1, &embs[b].1);
+            if embs[a].0 == embs[b].0 {
+                same.push(s)
+            } else {
+                diff.push(s)
+            }
+        }
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    assert!(
+        mean(&same) - mean(&diff) > 0.15,
+        "same {} diff {}",
+        mean(&same),
+        mean(&diff)
+    );
+    // Embeddings are unit length; a face compared with itself scores 1.
+    let e = &embs[0].1;
+    assert!((cosine(e, e) - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn detection_finds_eyes_inside_the_face_box() {
+    let Some(dir) = lfw() else { return };
+    let bytes = std::fs::read(dir.join("Aaron_Peirsol/1.jpg")).unwrap();
+    let img = decode(&bytes).unwrap();
+    let dets = models().detect(&img).unwrap();
+    let d = dets.first().expect("a face");
+    assert!(d.score > 0.8, "{}", d.score);
+    for kp in &d.keypoints[..2] {
+        assert!(
+            kp[0] > d.bbox[0] && kp[0] < d.bbox[2] && kp[1] > d.bbox[1] && kp[1] < d.bbox[3],
+            "{d:?}"
+        );
+    }
+    // The subject's right eye is on the image's left.
+    assert!(d.keypoints[0][0] < d.keypoints[1][0]);
+}
