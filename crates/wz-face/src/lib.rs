@@ -2,6 +2,7 @@
 //! from the `@vladmandic/human` package, run with tract on CPU.
 
 mod error;
+pub mod eval;
 pub mod pipeline;
 pub mod tfjs;
 

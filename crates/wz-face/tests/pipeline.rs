@@ -119,3 +119,30 @@ fn detection_finds_eyes_inside_the_face_box() {
     // The subject's right eye is on the image's left.
     assert!(d.keypoints[0][0] < d.keypoints[1][0]);
 }
+
+#[test]
+fn evaluation_on_a_slice_of_the_development_set() {
+    let Some(dir) = lfw() else { return };
+    // The first 12 identities, linked (never copied) into a scratch folder.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ids: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    ids.sort();
+    for p in ids.iter().take(12) {
+        std::os::unix::fs::symlink(p, tmp.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let r = wz_face::eval::evaluate(models(), tmp.path(), 2, &[1e-2, 1e-6]).unwrap();
+    assert_eq!((r.identities, r.images), (12, 48));
+    assert!(r.fte() < 0.2, "{r:?}");
+    assert!(r.eer.0 < 0.2, "{:?}", r.eer);
+    let (_, at_1pct) = r.tar_at_far[0];
+    assert!(at_1pct.unwrap().1 > 0.5, "{:?}", r.tar_at_far);
+    assert!(
+        r.tar_at_far[1].1.is_none(),
+        "1e-6 cannot be measured on ~1000 impostor pairs"
+    );
+    assert_eq!(r.roc.len(), 201);
+}

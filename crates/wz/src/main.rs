@@ -47,6 +47,9 @@ enum Command {
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The face engine: error rates on a labelled face set.
+    #[command(subcommand)]
+    Face(FaceCommand),
     /// Generate an SM2 key pair (PKCS#8 PEM, file mode 0600) and print its key id.
     Keygen {
         /// Where to write the private key.
@@ -78,6 +81,20 @@ enum Command {
     },
     /// List the result-code table.
     Codes,
+}
+
+#[derive(Debug, Subcommand)]
+enum FaceCommand {
+    /// TAR at FAR 1e-2/1e-3/1e-4, EER and failure-to-enrol on DIR/<identity>/<images>.
+    Eval {
+        dir: PathBuf,
+        /// Model folder; default $WZ_MODELS_DIR or ~/.cache/wangzheng/models, + /human-3.3.6.
+        #[arg(long)]
+        models: Option<PathBuf>,
+        /// Also write the ROC points (threshold, FAR, TAR) as CSV here.
+        #[arg(long)]
+        roc_csv: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +147,48 @@ async fn main() -> anyhow::Result<()> {
         Command::Rp(cmd) => operator::rp(&config, cmd, &mut out).await?,
         Command::Card(cmd) => operator::card(&config, cmd, &mut out).await?,
         Command::Admin(cmd) => operator::admin(&config, cmd, &mut out).await?,
+        Command::Face(FaceCommand::Eval { dir, models, roc_csv }) => {
+            let models = models.unwrap_or_else(|| {
+                std::env::var_os("WZ_MODELS_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| {
+                        PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                            .join(".cache/wangzheng/models")
+                    })
+                    .join("human-3.3.6")
+            });
+            let m = wz_face::pipeline::FaceModels::load(&models)?;
+            let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+            let r = wz_face::eval::evaluate(&m, &dir, threads, &[1e-2, 1e-3, 1e-4])?;
+            writeln!(
+                out,
+                "{} identities, {} images, failure to enrol {:.2}% ({})",
+                r.identities,
+                r.images,
+                r.fte() * 100.0,
+                r.failed
+            )?;
+            writeln!(
+                out,
+                "{} genuine pairs, {} impostor pairs",
+                r.genuine_pairs, r.impostor_pairs
+            )?;
+            for (far, point) in &r.tar_at_far {
+                match point {
+                    Some((t, tar)) => writeln!(out, "TAR at FAR {far:e}: {tar:.4} (threshold {t:.4})")?,
+                    None => writeln!(out, "TAR at FAR {far:e}: too few impostor pairs to measure")?,
+                }
+            }
+            writeln!(out, "EER {:.4} at threshold {:.4}", r.eer.0, r.eer.1)?;
+            if let Some(path) = roc_csv {
+                let mut csv = String::from("threshold,far,tar\n");
+                for (t, far, tar) in &r.roc {
+                    csv.push_str(&format!("{t:.2},{far:.6},{tar:.6}\n"));
+                }
+                std::fs::write(&path, csv).with_context(|| format!("writing {}", path.display()))?;
+                writeln!(out, "ROC points written to {}", path.display())?;
+            }
+        }
         Command::Bench(BenchCommand::Verify {
             requests,
             concurrency,
