@@ -4,6 +4,7 @@
 mod error;
 pub mod eval;
 pub mod pipeline;
+pub mod quality;
 pub mod tfjs;
 
 pub use error::{FaceEngineError, Result};

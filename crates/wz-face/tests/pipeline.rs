@@ -146,3 +146,46 @@ fn evaluation_on_a_slice_of_the_development_set() {
     );
     assert_eq!(r.roc.len(), 201);
 }
+
+/// Re-encodes a transformed copy of an LFW photo (in memory only).
+fn transformed(path: &std::path::Path, f: impl Fn(image::RgbImage) -> image::RgbImage) -> Vec<u8> {
+    let img = image::load_from_memory(&std::fs::read(path).unwrap())
+        .unwrap()
+        .to_rgb8();
+    let mut out = std::io::Cursor::new(Vec::new());
+    f(img).write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn quality_gates_give_reasons() {
+    use wz_face::quality::{QualityFault, QualityGates, measure};
+    let Some(dir) = lfw() else { return };
+    let photo = dir.join("Aaron_Peirsol/1.jpg");
+    let gates = QualityGates::default();
+    let check = |bytes: &[u8]| {
+        let img = decode(bytes).unwrap();
+        let det = models().detect(&img).unwrap();
+        det.first().map(|d| gates.check(&measure(&img, d)))
+    };
+    assert_eq!(check(&std::fs::read(&photo).unwrap()), Some(Ok(())));
+    // Heavy blur: a 9x9 box filter, three times.
+    let blurred = transformed(&photo, |mut img| {
+        for _ in 0..3 {
+            img = image::imageops::blur(&img, 4.0);
+        }
+        img
+    });
+    assert_eq!(check(&blurred), None, "so blurred that no face is found");
+    let soft = transformed(&photo, |img| image::imageops::blur(&img, 2.5));
+    assert_eq!(check(&soft), Some(Err(QualityFault::Blurred)));
+    let dark = transformed(&photo, |mut img| {
+        img.pixels_mut().for_each(|p| p.0 = p.0.map(|c| c / 8));
+        img
+    });
+    assert_eq!(check(&dark), Some(Err(QualityFault::TooDark)));
+    let small = transformed(&photo, |img| {
+        image::imageops::resize(&img, 90, 90, image::imageops::FilterType::Triangle)
+    });
+    assert_eq!(check(&small), Some(Err(QualityFault::TooSmall)));
+}
