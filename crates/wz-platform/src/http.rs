@@ -104,6 +104,15 @@ fn path_and_query(uri: &Uri) -> &str {
     uri.path_and_query().map_or("/", |p| p.as_str())
 }
 
+/// What an SM2-signed request's signature covers.
+fn signed_target<'a>(method: &'a Method, uri: &'a Uri, body: &'a [u8]) -> RequestTarget<'a> {
+    RequestTarget {
+        method: method.as_str(),
+        path: path_and_query(uri),
+        body,
+    }
+}
+
 /// Headers of an SM2-signed request (RP requests; wallet requests use the
 /// credential id as `x-wz-rp-id` and the device key).
 #[derive(Debug, utoipa::IntoParams)]
@@ -289,11 +298,7 @@ async fn enrol_upgraded(
     let t = started();
     let body = body_or_problem(body)?;
     let auth = request_auth(&headers)?;
-    let target = RequestTarget {
-        method: method.as_str(),
-        path: path_and_query(&uri),
-        body: &body,
-    };
+    let target = signed_target(&method, &uri, &body);
     let r = p.enrol_upgraded_signed(&auth, &target, now().0).await;
     p.metrics
         .latency("/v1/enrol/upgraded", t.elapsed().as_secs_f64() * 1000.0);
@@ -311,11 +316,7 @@ async fn verify(
     let t = started();
     let body = body_or_problem(body)?;
     let auth = request_auth(&headers)?;
-    let target = RequestTarget {
-        method: method.as_str(),
-        path: path_and_query(&uri),
-        body: &body,
-    };
+    let target = signed_target(&method, &uri, &body);
     let (secs, ms) = now();
     let r = p.verify(&auth, &target, secs, ms).await;
     p.metrics
@@ -331,11 +332,7 @@ async fn wallet_cred(
     body: &[u8],
 ) -> ApiResult<wz_store::CredentialRow> {
     let auth = request_auth(headers)?;
-    let target = RequestTarget {
-        method: method.as_str(),
-        path: path_and_query(uri),
-        body,
-    };
+    let target = signed_target(method, uri, body);
     Ok(p.authenticate_wallet(&auth, &target, now().0).await?)
 }
 

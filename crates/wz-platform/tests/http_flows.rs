@@ -414,20 +414,7 @@ async fn wallet_call<T: serde::de::DeserializeOwned>(
     }
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(wz_store::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(wz_store::Backend::Postgres).await } )*
-        }
-    };
-}
-
-on_both!(
+wz_store::on_both!(
     whole_journey,
     request_level_faults,
     pin_lockout,

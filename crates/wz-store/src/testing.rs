@@ -87,3 +87,19 @@ impl TestStore {
         Ok(())
     }
 }
+
+/// Runs each named `async fn(Backend)` as two tests, `sqlite::NAME` and
+/// `postgres::NAME`, each on a multi-threaded runtime.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::Backend::Postgres).await } )*
+        }
+    };
+}

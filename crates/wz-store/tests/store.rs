@@ -10,20 +10,7 @@ use wz_store::{
     RpKey, RpRole, StoreError, VerificationRecord,
 };
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(wz_store::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(wz_store::Backend::Postgres).await } )*
-        }
-    };
-}
-
-on_both!(
+wz_store::on_both!(
     registry_import_is_idempotent,
     one_active_credential_per_citizen,
     qr_counter_accepts_each_value_once_under_races,
