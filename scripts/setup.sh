@@ -17,7 +17,7 @@ need_cargo_tool cargo-fuzz cargo-fuzz
 # Face models: the TFJS graph models shipped in the npm package
 # @vladmandic/human (MIT), fetched with npm, checked, and unpacked into a
 # cache outside the repository. Nothing model-related is committed.
-models_dir="${WZ_MODELS_DIR:-${HOME}/.cache/wangzheng/models}/human-3.3.6"
+models_dir="${WZ_MODELS_DIR:-${HOME:-/root}/.cache/wangzheng/models}/human-3.3.6"
 models_sha256="425e9c51dbbca0c8934362b170cb0d54c2529c11c654b3c03092b16e9d6ad3f7"
 if [ ! -f "$models_dir/.complete" ]; then
     echo "== fetching face models (@vladmandic/human@3.3.6)"
