@@ -14,7 +14,8 @@ fn models() -> &'static FaceModels {
         let base = std::env::var_os("WZ_MODELS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/wangzheng/models")
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+                    .join(".cache/wangzheng/models")
             });
         FaceModels::load(&base.join("human-3.3.6")).expect("face models missing: run scripts/setup.sh")
     })
