@@ -3,6 +3,7 @@
 
 mod error;
 pub mod eval;
+pub mod liveness;
 pub mod pipeline;
 pub mod quality;
 pub mod tfjs;

@@ -190,3 +190,61 @@ fn quality_gates_give_reasons() {
     });
     assert_eq!(check(&small), Some(Err(QualityFault::TooSmall)));
 }
+
+fn observe(path: &std::path::Path) -> wz_face::liveness::Observation {
+    let bytes = std::fs::read(path).unwrap();
+    let img = decode(&bytes).unwrap();
+    let det = models().detect(&img).unwrap()[0];
+    wz_face::liveness::Observation {
+        yaw: wz_face::quality::yaw(&det),
+        embedding: models().embed(&img, &det).unwrap(),
+    }
+}
+
+#[test]
+fn action_liveness_on_real_photos() {
+    use wz_face::liveness::{LivenessFault, LivenessRules, check};
+    use wz_proto::api::LivenessAction::{Blink, TurnLeft, TurnRight};
+    let Some(dir) = lfw() else { return };
+    let rules = LivenessRules::default();
+    // One person: facing the camera, turned to his right, turned to his left.
+    let d = dir.join("Daniel_Radcliffe");
+    let (front, right, left) = (
+        observe(&d.join("3.jpg")),
+        observe(&d.join("1.jpg")),
+        observe(&d.join("2.jpg")),
+    );
+    assert!(right.yaw < -0.25 && left.yaw > 0.25, "{} {}", right.yaw, left.yaw);
+
+    // The asked actions in the asked order pass.
+    let seq = [front.clone(), right.clone(), front.clone(), left.clone()];
+    assert_eq!(check(&seq, &[TurnRight, TurnLeft], &rules), Ok(()));
+    // The same frames for the opposite order fail.
+    assert_eq!(
+        check(&seq, &[TurnLeft, TurnRight], &rules),
+        Err(LivenessFault::ActionMissing)
+    );
+    // The same photo repeated (or shifted and scaled: same pose) fails.
+    let still = [front.clone(), front.clone(), front.clone(), front.clone()];
+    assert_eq!(
+        check(&still, &[TurnRight, TurnLeft], &rules),
+        Err(LivenessFault::Static)
+    );
+    // Someone else's turned head in the middle fails.
+    let other = observe(&dir.join("Amanda_Bynes/1.jpg"));
+    let swapped = [front.clone(), other, front.clone(), left.clone()];
+    assert_eq!(
+        check(&swapped, &[TurnRight, TurnLeft], &rules),
+        Err(LivenessFault::IdentityChanged)
+    );
+    // Starting turned away, too few frames, or an action this engine cannot see.
+    assert_eq!(
+        check(&[right.clone(), front.clone(), left.clone()], &[TurnLeft], &rules),
+        Err(LivenessFault::NotFrontalAtStart)
+    );
+    assert_eq!(
+        check(std::slice::from_ref(&front), &[TurnLeft], &rules),
+        Err(LivenessFault::TooFewFrames)
+    );
+    assert_eq!(check(&seq, &[Blink], &rules), Err(LivenessFault::Unsupported));
+}
