@@ -16,13 +16,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use wz_face::pipeline::{FaceModels, Rgb, cosine, decode};
 
 fn models() -> FaceModels {
-    let base = std::env::var_os("WZ_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-                .join(".cache/wangzheng/models")
-        });
-    FaceModels::load(&base.join("human-3.3.6")).expect("face models missing: run scripts/setup.sh")
+    FaceModels::load(&wz_face::default_models_dir()).expect("face models missing: run scripts/setup.sh")
 }
 
 fn photo(name: &str) -> Vec<u8> {

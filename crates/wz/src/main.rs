@@ -148,15 +148,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Card(cmd) => operator::card(&config, cmd, &mut out).await?,
         Command::Admin(cmd) => operator::admin(&config, cmd, &mut out).await?,
         Command::Face(FaceCommand::Eval { dir, models, roc_csv }) => {
-            let models = models.unwrap_or_else(|| {
-                std::env::var_os("WZ_MODELS_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| {
-                        PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                            .join(".cache/wangzheng/models")
-                    })
-                    .join("human-3.3.6")
-            });
+            let models = models.unwrap_or_else(wz_face::default_models_dir);
             let m = wz_face::pipeline::FaceModels::load(&models)?;
             let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
             let r = wz_face::eval::evaluate(&m, &dir, threads, &[1e-2, 1e-3, 1e-4])?;
