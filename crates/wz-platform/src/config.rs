@@ -7,7 +7,7 @@ use wz_proto::ResultCode;
 
 /// Everything an operator can tune. Secrets are not here: the master key
 /// comes from `WZ_MASTER_KEY` or `master_key_file`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlatformConfig {
     /// `sqlite://PATH` or `postgres://…`.
@@ -38,6 +38,9 @@ pub struct PlatformConfig {
     pub max_body_bytes: usize,
     /// Log as JSON lines.
     pub log_json: bool,
+    /// Similarity at or above which a live face matches the registry
+    /// template; written by `wz face calibrate DIR --far …`.
+    pub face_threshold: Option<f32>,
 }
 
 impl Default for PlatformConfig {
@@ -57,6 +60,7 @@ impl Default for PlatformConfig {
             key_drain_secs: 600,
             max_body_bytes: 4 * 1024 * 1024,
             log_json: false,
+            face_threshold: None,
         }
     }
 }

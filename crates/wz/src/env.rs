@@ -28,6 +28,40 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<PlatformConfig> {
     Ok(config)
 }
 
+/// Sets `key = value` in a TOML config file, keeping everything else (and
+/// comments) as it is; creates the file if missing. The result must still
+/// parse as a platform config.
+pub fn set_config_value(path: &Path, key: &str, value: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let line = format!("{key} = {value}");
+    let mut found = false;
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let is_key = l.split('=').next().is_some_and(|k| k.trim() == key);
+            if is_key && !found {
+                found = true;
+                line.clone()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    if !found {
+        // Top-level keys must come before any [table].
+        let at = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with('['))
+            .unwrap_or(lines.len());
+        lines.insert(at, line);
+    }
+    let new = lines.join("\n") + "\n";
+    PlatformConfig::from_toml(&new)
+        .with_context(|| format!("{} would not be a valid config", path.display()))?;
+    std::fs::write(path, new).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
 /// Directory of a `sqlite://` database file, created if missing.
 fn sqlite_dir(url: &str) -> Option<PathBuf> {
     let path = url.strip_prefix("sqlite://")?.split('?').next()?;

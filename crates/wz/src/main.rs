@@ -85,6 +85,16 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum FaceCommand {
+    /// Find the threshold for a target false-accept rate on DIR and write it
+    /// as `face_threshold` into the config file given with --config.
+    Calibrate {
+        dir: PathBuf,
+        /// Target false-accept rate, e.g. 1e-4.
+        #[arg(long)]
+        far: f64,
+        #[arg(long)]
+        models: Option<PathBuf>,
+    },
     /// TAR at FAR 1e-2/1e-3/1e-4, EER and failure-to-enrol on DIR/<identity>/<images>.
     Eval {
         dir: PathBuf,
@@ -147,6 +157,32 @@ async fn main() -> anyhow::Result<()> {
         Command::Rp(cmd) => operator::rp(&config, cmd, &mut out).await?,
         Command::Card(cmd) => operator::card(&config, cmd, &mut out).await?,
         Command::Admin(cmd) => operator::admin(&config, cmd, &mut out).await?,
+        Command::Face(FaceCommand::Calibrate { dir, far, models }) => {
+            let config_path = cli
+                .config
+                .as_deref()
+                .context("give the config file to update with --config")?;
+            if !(far > 0.0 && far < 1.0) {
+                bail!("--far must be between 0 and 1");
+            }
+            let m = wz_face::pipeline::FaceModels::load(&models.unwrap_or_else(wz_face::default_models_dir))?;
+            let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+            let r = wz_face::eval::evaluate(&m, &dir, threads, &[far])?;
+            let Some((_, Some((threshold, tar)))) = r.tar_at_far.first().copied() else {
+                bail!(
+                    "{} impostor pairs cannot measure FAR {far:e}: use a larger set",
+                    r.impostor_pairs
+                );
+            };
+            env::set_config_value(config_path, "face_threshold", &format!("{threshold:.4}"))?;
+            writeln!(
+                out,
+                "face_threshold = {threshold:.4} (TAR {tar:.4} at FAR {far:e} on {} genuine / {} impostor pairs) written to {}",
+                r.genuine_pairs,
+                r.impostor_pairs,
+                config_path.display()
+            )?;
+        }
         Command::Face(FaceCommand::Eval { dir, models, roc_csv }) => {
             let models = models.unwrap_or_else(wz_face::default_models_dir);
             let m = wz_face::pipeline::FaceModels::load(&models)?;

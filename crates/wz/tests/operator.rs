@@ -259,3 +259,61 @@ fn demo_registry_imports() {
         .assert()
         .failure();
 }
+
+/// Calibration writes the threshold into the config file, keeping the rest.
+#[test]
+fn face_calibrate_writes_the_threshold() {
+    let faces = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faces/lfw-dev");
+    if !faces.is_dir() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let set = dir.join("set");
+    std::fs::create_dir(&set).unwrap();
+    let mut ids: Vec<_> = std::fs::read_dir(&faces)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    ids.sort();
+    for p in ids.iter().take(12) {
+        std::os::unix::fs::symlink(p, set.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        dir.join("platform.toml"),
+        "# city platform\nlisten = \"127.0.0.1:9999\"\n",
+    )
+    .unwrap();
+    let out = stdout(wz(dir).args([
+        "--config",
+        "platform.toml",
+        "face",
+        "calibrate",
+        "set",
+        "--far",
+        "1e-2",
+    ]));
+    assert!(out.starts_with("face_threshold = 0."), "{out}");
+    let text = std::fs::read_to_string(dir.join("platform.toml")).unwrap();
+    assert!(
+        text.starts_with("# city platform\nlisten = \"127.0.0.1:9999\"\nface_threshold = 0."),
+        "{text}"
+    );
+    let config = wz_platform::PlatformConfig::from_toml(&text).unwrap();
+    assert!(config.face_threshold.is_some_and(|t| t > 0.3 && t < 0.95));
+    // Twelve people cannot measure FAR 1e-4; the file is left as it was.
+    wz(dir)
+        .args([
+            "--config",
+            "platform.toml",
+            "face",
+            "calibrate",
+            "set",
+            "--far",
+            "1e-4",
+        ])
+        .assert()
+        .failure();
+    assert_eq!(std::fs::read_to_string(dir.join("platform.toml")).unwrap(), text);
+}
