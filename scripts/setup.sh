@@ -31,3 +31,20 @@ if [ ! -f "$models_dir/.complete" ]; then
     touch "$models_dir/.complete"
     rm -rf "$tmp"
 fi
+
+# Test photos of two people that the face tests use on machines without the
+# LFW development set: shipped in the PyPI sdist of face_recognition 1.3.0
+# (tests/test_images), fetched with pip, checked, unpacked outside the repo.
+faces_dir="${WZ_MODELS_DIR:-${HOME:-/root}/.cache/wangzheng/models}/../test-faces/face_recognition-1.3.0"
+faces_sha256="5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec"
+if [ ! -f "$faces_dir/.complete" ]; then
+    echo "== fetching test face photos (face_recognition 1.3.0 sdist)"
+    tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --no-binary :all: face_recognition==1.3.0 -d "$tmp"
+    echo "$faces_sha256  $tmp/face_recognition-1.3.0.tar.gz" | sha256sum -c --quiet
+    mkdir -p "$faces_dir"
+    tar -xzf "$tmp/face_recognition-1.3.0.tar.gz" -C "$tmp" face_recognition-1.3.0/tests/test_images
+    cp "$tmp"/face_recognition-1.3.0/tests/test_images/* "$faces_dir"/
+    touch "$faces_dir/.complete"
+    rm -rf "$tmp"
+fi

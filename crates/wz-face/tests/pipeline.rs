@@ -242,3 +242,31 @@ fn action_liveness_on_real_photos() {
     );
     assert_eq!(check(&seq, &[Blink], &rules), Err(LivenessFault::Unsupported));
 }
+
+/// Photos of two people from the face_recognition 1.3.0 sdist, fetched by
+/// `scripts/setup.sh`: these tests run on any machine, LFW or not.
+fn package_faces() -> PathBuf {
+    wz_face::default_models_dir().join("../../test-faces/face_recognition-1.3.0")
+}
+
+#[test]
+fn package_photos_same_person_scores_higher() {
+    let dir = package_faces();
+    let emb = |name: &str| {
+        let bytes = std::fs::read(dir.join(name)).expect("test photos missing: run scripts/setup.sh");
+        models().embed_single(&bytes).unwrap().unwrap()
+    };
+    let (o1, o2, o3, b) = (
+        emb("obama.jpg"),
+        emb("obama2.jpg"),
+        emb("obama3.jpg"),
+        emb("biden.jpg"),
+    );
+    let same = [cosine(&o1, &o2), cosine(&o1, &o3), cosine(&o2, &o3)];
+    let diff = [cosine(&o1, &b), cosine(&o2, &b), cosine(&o3, &b)];
+    let worst_same = same.iter().copied().fold(f32::MAX, f32::min);
+    let best_diff = diff.iter().copied().fold(f32::MIN, f32::max);
+    assert!(worst_same > best_diff, "same {same:?} diff {diff:?}");
+    // A 32-bit (RGBA) PNG decodes too.
+    assert!(decode(&std::fs::read(dir.join("32bit.png")).unwrap()).is_ok());
+}
