@@ -20,6 +20,17 @@ fn lfw() -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
+/// The identity folders of a face set, sorted.
+fn identities(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut ids: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    ids.sort();
+    ids
+}
+
 fn png(width: u32, height: u32, fill: u8) -> Vec<u8> {
     let img = image::RgbImage::from_pixel(width, height, image::Rgb([fill, fill, fill]));
     let mut out = std::io::Cursor::new(Vec::new());
@@ -52,12 +63,7 @@ fn same_person_scores_higher_than_different_people() {
         eprintln!("skipping: LFW development set not present");
         return;
     };
-    let mut ids: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    ids.sort();
+    let ids = identities(&dir);
     let mut embs = Vec::new();
     for (i, d) in ids.iter().take(6).enumerate() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
@@ -120,12 +126,7 @@ fn evaluation_on_a_slice_of_the_development_set() {
     let Some(dir) = lfw() else { return };
     // The first 12 identities, linked (never copied) into a scratch folder.
     let tmp = tempfile::tempdir().unwrap();
-    let mut ids: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    ids.sort();
+    let ids = identities(&dir);
     for p in ids.iter().take(12) {
         std::os::unix::fs::symlink(p, tmp.path().join(p.file_name().unwrap())).unwrap();
     }
