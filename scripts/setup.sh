@@ -15,21 +15,12 @@ rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup comp
 need_cargo_tool cargo-fuzz cargo-fuzz
 
 # Face models: the TFJS graph models shipped in the npm package
-# @vladmandic/human (MIT), fetched with npm, checked, and unpacked into a
-# cache outside the repository. Nothing model-related is committed.
+# @vladmandic/human (MIT), fetched by `wz models fetch` (npm pack, SHA-256
+# checked, unpacked into a cache outside the repository).
 models_dir="${WZ_MODELS_DIR:-${HOME:-/root}/.cache/wangzheng/models}/human-3.3.6"
-models_sha256="425e9c51dbbca0c8934362b170cb0d54c2529c11c654b3c03092b16e9d6ad3f7"
 if [ ! -f "$models_dir/.complete" ]; then
-    echo "== fetching face models (@vladmandic/human@3.3.6)"
     command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq npm; }
-    tmp="$(mktemp -d)"
-    (cd "$tmp" && npm pack --silent @vladmandic/human@3.3.6 >/dev/null)
-    echo "$models_sha256  $tmp/vladmandic-human-3.3.6.tgz" | sha256sum -c --quiet
-    mkdir -p "$models_dir"
-    tar -xzf "$tmp/vladmandic-human-3.3.6.tgz" -C "$tmp" package/models
-    cp "$tmp"/package/models/*.json "$tmp"/package/models/*.bin "$models_dir"/
-    touch "$models_dir/.complete"
-    rm -rf "$tmp"
+    cargo run --quiet --locked -p wz -- models fetch
 fi
 
 # Test photos of two people that the face tests use on machines without the

@@ -1,6 +1,7 @@
-//! The wangzheng face engine (work in progress, issue 6): TFJS graph models
-//! from the `@vladmandic/human` package, run with tract on CPU.
+//! The wangzheng face engine: TFJS graph models from the `@vladmandic/human`
+//! package, run with tract on CPU. [`engine::Engine`] is what the platform uses.
 
+pub mod engine;
 mod error;
 pub mod eval;
 pub mod liveness;
@@ -8,6 +9,7 @@ pub mod pipeline;
 pub mod quality;
 pub mod tfjs;
 
+pub use engine::Engine;
 pub use error::{FaceEngineError, Result};
 
 /// Where the face models live: `$WZ_MODELS_DIR/human-3.3.6`, else

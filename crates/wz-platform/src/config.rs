@@ -41,6 +41,9 @@ pub struct PlatformConfig {
     /// Similarity at or above which a live face matches the registry
     /// template; written by `wz face calibrate DIR --far …`.
     pub face_threshold: Option<f32>,
+    /// Folder holding the face models (`wz models fetch` fills it);
+    /// default `$WZ_MODELS_DIR/human-3.3.6` or `~/.cache/wangzheng/models/human-3.3.6`.
+    pub models_dir: Option<String>,
 }
 
 impl Default for PlatformConfig {
@@ -61,6 +64,7 @@ impl Default for PlatformConfig {
             max_body_bytes: 4 * 1024 * 1024,
             log_json: false,
             face_threshold: None,
+            models_dir: None,
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct FaceVerdict {
 pub trait FaceEngine: Send + Sync {
     /// The model id templates are tagged with.
     fn model_id(&self) -> &str;
+    /// The liveness actions this engine can check; challenges ask only these.
+    fn supported_actions(&self) -> &[LivenessAction];
     /// A template from a registry or card photo.
     fn template_from_photo(&self, image: &[u8]) -> Result<Vec<u8>, FaceError>;
     /// Live frames (showing `actions` in order; empty = passive liveness only)
@@ -69,6 +71,9 @@ pub struct NoFaceEngine;
 impl FaceEngine for NoFaceEngine {
     fn model_id(&self) -> &str {
         "none"
+    }
+    fn supported_actions(&self) -> &[LivenessAction] {
+        &[LivenessAction::TurnLeft, LivenessAction::TurnRight]
     }
     fn template_from_photo(&self, _: &[u8]) -> Result<Vec<u8>, FaceError> {
         Err(FaceError::Unavailable)

@@ -259,7 +259,7 @@ async fn keys(State(p): State<Arc<Platform>>) -> Response {
     Json(p.keys_response(now().0)).into_response()
 }
 
-/// `POST /v1/challenges` body: `enrol-light` or `enrol-upgraded`.
+/// `POST /v1/challenges` body: `enrol-light`, `enrol-upgraded` or `verify` (before a face check).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct ChallengeRequest {
     purpose: String,

@@ -4,7 +4,6 @@
 //! Domain logic lives in [`Platform`]'s plain async methods (time passed in);
 //! [`http`] only decodes, calls and encodes.
 
-pub mod card_reader;
 mod config;
 mod error;
 pub mod face;
@@ -17,4 +16,6 @@ pub mod registry;
 
 pub use config::PlatformConfig;
 pub use error::{PlatformError, Result};
-pub use platform::{PURPOSE_LIGHT, PURPOSE_UPGRADED, Platform, RpRegistration, SignedReply, china_date};
+pub use platform::{
+    PURPOSE_LIGHT, PURPOSE_UPGRADED, PURPOSE_VERIFY, Platform, RpRegistration, SignedReply, china_date,
+};

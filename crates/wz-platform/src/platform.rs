@@ -30,6 +30,8 @@ const CST_OFFSET_SECS: i64 = 8 * 3600;
 /// Challenge purposes.
 pub const PURPOSE_LIGHT: &str = "enrol-light";
 pub const PURPOSE_UPGRADED: &str = "enrol-upgraded";
+/// Challenge purpose of a face check at verification (modes with 0x02).
+pub const PURPOSE_VERIFY: &str = "verify";
 
 fn err(code: ResultCode, reason: &'static str) -> PlatformError {
     PlatformError::new(code, reason)
@@ -652,8 +654,15 @@ impl Platform {
             if req.face_frames.is_empty() {
                 return Err(err(ResultCode::ModeDataMissing, "mode needs face frames"));
             }
+            // Liveness is required on every face path: the terminal fetched
+            // a challenge and the frames show its actions.
+            let challenge_id = req.challenge_id.as_deref().ok_or(err(
+                ResultCode::ModeDataMissing,
+                "face checks need a liveness challenge (purpose verify)",
+            ))?;
+            let (_, actions) = self.take_challenge(challenge_id, PURPOSE_VERIFY, now).await?;
             let frames: Vec<Vec<u8>> = req.face_frames.iter().map(|b| b.0.clone()).collect();
-            self.check_face(&subject.record, frames, Vec::new()).await?;
+            self.check_face(&subject.record, frames, actions).await?;
         }
         Ok(subject)
     }
@@ -804,11 +813,11 @@ impl Platform {
 
     /// `POST /v1/challenges`: a one-time challenge with random liveness actions.
     pub async fn new_challenge(&self, purpose: &str, now: u64) -> Result<Challenge> {
-        if purpose != PURPOSE_LIGHT && purpose != PURPOSE_UPGRADED {
+        if ![PURPOSE_LIGHT, PURPOSE_UPGRADED, PURPOSE_VERIFY].contains(&purpose) {
             return Err(err(ResultCode::RequestMalformed, "unknown challenge purpose"));
         }
         let nonce = wz_crypto::random_array::<16>()?;
-        let actions = random_actions()?;
+        let actions = random_actions(self.face.supported_actions())?;
         let row = ChallengeRow {
             challenge_id: hex::encode(wz_crypto::random_array::<16>()?),
             nonce: nonce.to_vec(),
@@ -1224,16 +1233,10 @@ fn items_match(items: &IdentityItems, person: &Person, four: bool) -> bool {
         && items.card_valid_to == person.card_valid_to
 }
 
-const ACTIONS: [LivenessAction; 4] = [
-    LivenessAction::TurnLeft,
-    LivenessAction::TurnRight,
-    LivenessAction::Blink,
-    LivenessAction::OpenMouth,
-];
-
-fn random_actions() -> Result<Vec<LivenessAction>> {
-    // Two distinct actions in random order (a Fisher-Yates shuffle from OS randomness).
-    let mut pool = ACTIONS.to_vec();
+fn random_actions(supported: &[LivenessAction]) -> Result<Vec<LivenessAction>> {
+    // Two distinct actions the engine can check, in random order (a
+    // Fisher-Yates shuffle from OS randomness).
+    let mut pool = supported.to_vec();
     let r = wz_crypto::random_array::<4>()?;
     for i in (1..pool.len()).rev() {
         let j = usize::from(r.get(i).copied().unwrap_or(0)) % (i + 1);

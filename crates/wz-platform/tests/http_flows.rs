@@ -38,6 +38,9 @@ impl FaceEngine for TestFace {
     fn model_id(&self) -> &str {
         "test-double-v1"
     }
+    fn supported_actions(&self) -> &[LivenessAction] {
+        &[LivenessAction::TurnLeft, LivenessAction::Blink]
+    }
     fn template_from_photo(&self, image: &[u8]) -> Result<Vec<u8>, FaceError> {
         if image.starts_with(b"NOFACE") {
             return Err(FaceError::NoSingleFace);
@@ -386,6 +389,7 @@ fn vreq(mode: u8) -> VerifyRequest {
         mode: AuthMode::from_bits(mode).unwrap(),
         qr: None,
         face_frames: vec![],
+        challenge_id: None,
         pin_block: None,
         items: None,
         card_data: None,
@@ -499,7 +503,8 @@ async fn whole_journey(b: Backend) {
             &hotel,
             &VerifyRequest {
                 qr: Some(qr),
-                face_frames: vec![Bytes(b"photo-of-jia".to_vec())],
+                face_frames: vec![Bytes(b"photo-of-jia".to_vec()); 2],
+                challenge_id: Some(e.challenge("verify").await.challenge_id),
                 ..vreq(0x06)
             },
         )
@@ -539,7 +544,8 @@ async fn whole_journey(b: Backend) {
                 &hotel,
                 &VerifyRequest {
                     qr: Some(qr),
-                    face_frames: vec![Bytes(frame.to_vec())],
+                    face_frames: vec![Bytes(frame.to_vec()); 2],
+                    challenge_id: Some(e.challenge("verify").await.challenge_id),
                     ..vreq(0x06)
                 },
             )
@@ -594,6 +600,34 @@ async fn whole_journey(b: Backend) {
         ResultCode::QrMalformed
     );
 
+    // A face check without a liveness challenge, or with one already used.
+    let (qr, _) = light.qr(&enc, now());
+    let no_challenge = VerifyRequest {
+        qr: Some(qr),
+        face_frames: vec![Bytes(b"photo-of-jia".to_vec()); 2],
+        ..vreq(0x06)
+    };
+    assert_eq!(
+        e.verify("hotel", &hotel, &no_challenge).await.result,
+        ResultCode::ModeDataMissing
+    );
+    let ch = e.challenge("verify").await;
+    // Challenges ask only what the engine can check.
+    assert!(
+        ch.actions
+            .iter()
+            .all(|a| [LivenessAction::TurnLeft, LivenessAction::Blink].contains(a))
+    );
+    for expected in [ResultCode::Pass, ResultCode::RequestExpired] {
+        let (qr, _) = light.qr(&enc, now());
+        let req = VerifyRequest {
+            qr: Some(qr),
+            challenge_id: Some(ch.challenge_id.clone()),
+            ..no_challenge.clone()
+        };
+        assert_eq!(e.verify("hotel", &hotel, &req).await.result, expected);
+    }
+
     // Mode the café is not registered for.
     let (qr, _) = light.qr(&enc, now());
     let v = e
@@ -602,7 +636,8 @@ async fn whole_journey(b: Backend) {
             &cafe,
             &VerifyRequest {
                 qr: Some(qr),
-                face_frames: vec![Bytes(b"photo-of-jia".to_vec())],
+                face_frames: vec![Bytes(b"photo-of-jia".to_vec()); 2],
+                challenge_id: Some(e.challenge("verify").await.challenge_id),
                 ..vreq(0x06)
             },
         )
@@ -984,7 +1019,8 @@ async fn modes_without_phone(b: Backend) {
     // Two items + face.
     let req = VerifyRequest {
         items: Some(items(&adult(), false)),
-        face_frames: vec![Bytes(b"photo-of-jia".to_vec())],
+        face_frames: vec![Bytes(b"photo-of-jia".to_vec()); 2],
+        challenge_id: Some(e.challenge("verify").await.challenge_id),
         ..vreq(0x42)
     };
     let v = e.verify("courier", &counter, &req).await;
@@ -1007,7 +1043,8 @@ async fn modes_without_phone(b: Backend) {
     for it in [wrong, unknown] {
         let req = VerifyRequest {
             items: Some(it),
-            face_frames: vec![Bytes(b"photo-of-jia".to_vec())],
+            face_frames: vec![Bytes(b"photo-of-jia".to_vec()); 2],
+            challenge_id: Some(e.challenge("verify").await.challenge_id),
             ..vreq(0x42)
         };
         assert_eq!(
@@ -1018,7 +1055,8 @@ async fn modes_without_phone(b: Backend) {
     // Card + face, for the minor: passes, and "adult" is false.
     let req = VerifyRequest {
         card_data: Some(Bytes(e.card(&minor()))),
-        face_frames: vec![Bytes(b"photo-of-yi".to_vec())],
+        face_frames: vec![Bytes(b"photo-of-yi".to_vec()); 2],
+        challenge_id: Some(e.challenge("verify").await.challenge_id),
         ..vreq(0x03)
     };
     let v = e.verify("courier", &counter, &req).await;
@@ -1046,7 +1084,8 @@ async fn modes_without_phone(b: Backend) {
     .unwrap();
     let req = VerifyRequest {
         card_data: Some(Bytes(forged)),
-        face_frames: vec![Bytes(b"photo-of-yi".to_vec())],
+        face_frames: vec![Bytes(b"photo-of-yi".to_vec()); 2],
+        challenge_id: Some(e.challenge("verify").await.challenge_id),
         ..vreq(0x03)
     };
     assert_eq!(

@@ -327,6 +327,10 @@ pub struct VerifyRequest {
     pub qr: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub face_frames: Vec<Bytes>,
+    /// The liveness challenge (purpose `verify`) whose actions the face
+    /// frames show; required with face modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge_id: Option<String>,
     /// PIN block bound to the QR's nonce (first 8 bytes, zero-padded to 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin_block: Option<Bytes>,

@@ -404,6 +404,7 @@ fn api_types_round_trip_and_redact() {
         mode: AuthMode::from_bits(0x06).unwrap(),
         qr: Some("WZ1:ABC".into()),
         face_frames: vec![Bytes(vec![1, 2, 3])],
+        challenge_id: Some("c1".into()),
         pin_block: None,
         items: Some(IdentityItems {
             name: "测试名".into(),

@@ -156,6 +156,7 @@ fn prepare(s: &Setup, per_wallet: usize, first_counter: u32) -> anyhow::Result<V
             };
             let qr = body.seal(device, &s.enc)?;
             let req = VerifyRequest {
+                challenge_id: None,
                 mode: AuthMode::QR,
                 qr: Some(qr),
                 face_frames: vec![],

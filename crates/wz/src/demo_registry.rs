@@ -88,8 +88,8 @@ fn validity(birth: CivilDate, issued: CivilDate) -> Option<CivilDate> {
     CivilDate::new(issued.year() + years, issued.month(), day).ok()
 }
 
-/// Writes `out/registry.csv` and `out/live-frames.tsv`; returns the row count.
-pub fn write(count: usize, out: &Path, faces: &Path, seed: u64) -> anyhow::Result<usize> {
+/// Each identity folder's images (sorted), for folders that hold any.
+pub fn identities(faces: &Path) -> anyhow::Result<Vec<Vec<PathBuf>>> {
     let mut identities: Vec<PathBuf> = std::fs::read_dir(faces)
         .with_context(|| format!("reading face images from {}", faces.display()))?
         .filter_map(Result::ok)
@@ -97,11 +97,15 @@ pub fn write(count: usize, out: &Path, faces: &Path, seed: u64) -> anyhow::Resul
         .filter(|p| p.is_dir())
         .collect();
     identities.sort();
-    let faces_abs = std::fs::canonicalize(faces)?;
-    let usable: Vec<(PathBuf, Vec<PathBuf>)> = identities
+    Ok(identities
         .iter()
-        .filter_map(|d| images(d).ok().filter(|v| !v.is_empty()).map(|v| (d.clone(), v)))
-        .collect();
+        .filter_map(|d| images(d).ok().filter(|v| !v.is_empty()))
+        .collect())
+}
+
+/// Writes `out/registry.csv` and `out/live-frames.tsv`; returns the row count.
+pub fn write(count: usize, out: &Path, faces: &Path, seed: u64) -> anyhow::Result<usize> {
+    let usable = identities(faces)?;
     if usable.len() < count {
         bail!(
             "{} holds face images of {} people; asked for {count}",
@@ -109,6 +113,15 @@ pub fn write(count: usize, out: &Path, faces: &Path, seed: u64) -> anyhow::Resul
             usable.len()
         );
     }
+    let chosen: Vec<Vec<PathBuf>> = usable.into_iter().take(count).collect();
+    write_rows(out, faces, &chosen, seed)
+}
+
+/// Writes `out/registry.csv` (one synthetic person per entry of `people`,
+/// whose first image is the registry photo) and `out/live-frames.tsv` (the
+/// other images); returns the row count.
+pub fn write_rows(out: &Path, faces: &Path, people: &[Vec<PathBuf>], seed: u64) -> anyhow::Result<usize> {
+    let faces_abs = std::fs::canonicalize(faces)?;
     std::fs::create_dir_all(out)?;
     let mut csv = std::fs::File::create(out.join("registry.csv"))?;
     let mut live = std::fs::File::create(out.join("live-frames.tsv"))?;
@@ -118,7 +131,7 @@ pub fn write(count: usize, out: &Path, faces: &Path, seed: u64) -> anyhow::Resul
     )?;
     writeln!(live, "id_number\tlive_frames")?;
     let mut rng = Lcg(seed);
-    for (i, (_, imgs)) in usable.iter().take(count).enumerate() {
+    for (i, imgs) in people.iter().enumerate() {
         let (region, street) = pick(&mut rng, &REGIONS)?;
         let year = 1950 + u16::try_from(rng.next(58))?;
         let birth = CivilDate::new(
@@ -156,5 +169,5 @@ pub fn write(count: usize, out: &Path, faces: &Path, seed: u64) -> anyhow::Resul
         let others: Vec<String> = imgs.iter().skip(1).map(abs).collect();
         writeln!(live, "{}\t{}", id.as_str(), others.join(","))?;
     }
-    Ok(count)
+    Ok(people.len())
 }

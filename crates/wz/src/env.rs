@@ -154,14 +154,25 @@ pub fn card_authorities(config: &PlatformConfig) -> anyhow::Result<Vec<wz_crypto
 }
 
 /// Opens store and platform as the config says.
-pub async fn open_platform(config: &PlatformConfig) -> anyhow::Result<wz_platform::Platform> {
+/// Whether a command needs the face models (loading them takes a second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Faces {
+    /// The real engine: serving, importing photos, enrolling.
+    Load,
+    /// Commands that never look at a face (RP and key administration).
+    Skip,
+}
+
+pub async fn open_platform(config: &PlatformConfig, faces: Faces) -> anyhow::Result<wz_platform::Platform> {
     prepare_data_dir(config)?;
+    let face: std::sync::Arc<dyn wz_platform::face::FaceEngine> = match faces {
+        Faces::Load => std::sync::Arc::new(crate::face::RealFace::load(config)?),
+        Faces::Skip => std::sync::Arc::new(wz_platform::face::NoFaceEngine),
+    };
     let master = master_key(config)?;
     let store = wz_store::Store::connect(&config.database_url)
         .await
         .context("opening the database")?;
-    let face: std::sync::Arc<dyn wz_platform::face::FaceEngine> =
-        std::sync::Arc::new(wz_platform::face::NoFaceEngine);
     let platform = wz_platform::Platform::open(
         store,
         config.clone(),

@@ -1,10 +1,13 @@
-//! `wz`: the wangzheng command line: the platform server, operator tools
-//! and the foundation's utilities. Later issues add `demo`, `wallet`,
-//! `terminal` and `bench`.
+//! `wz`: the wangzheng command line: the demo, the platform server, the
+//! citizen wallet, the relying-party terminal, operator tools and utilities.
 
 mod bench;
+mod citizen;
+mod demo;
 mod demo_registry;
 mod env;
+mod face;
+mod models;
 mod operator;
 mod registry;
 mod serve;
@@ -30,6 +33,27 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole journey in one command: platform, registry, RPs, wallet
+    /// enrolment (light, then upgraded), QR at a hotel and an internet café,
+    /// replay, lost phone, history. Exits 0 only if every step behaved.
+    Demo {
+        /// Data folder (cleared first).
+        #[arg(long, default_value = "wz-demo")]
+        data: PathBuf,
+        /// Face images as DIR/<identity>/<images>; default: the LFW development set beside the project.
+        #[arg(long)]
+        faces: Option<PathBuf>,
+        /// Leave the platform running afterwards and print its URL.
+        #[arg(long)]
+        keep_running: bool,
+    },
+    /// The citizen wallet.
+    Wallet(citizen::WalletArgs),
+    /// A relying party's or trusted terminal's side.
+    Terminal(citizen::TerminalArgs),
+    /// Face models: fetch them from the npm registry (checked) if missing.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Run the platform's HTTP API (embedded SQLite under ./wz-data by default).
     Serve,
     /// Relying parties: register, list, add or revoke keys.
@@ -81,6 +105,16 @@ enum Command {
     },
     /// List the result-code table.
     Codes,
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Fetch @vladmandic/human@3.3.6 with npm, check its SHA-256, unpack the models.
+    Fetch {
+        /// Fetch again even if present.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +187,20 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             drop(out);
             serve::run(config).await?;
+        }
+        Command::Demo {
+            data,
+            faces,
+            keep_running,
+        } => demo::run(&data, faces, keep_running, &mut out).await?,
+        Command::Wallet(cmd) => citizen::wallet(cmd, &mut out).await?,
+        Command::Terminal(args) => citizen::terminal(args, &mut out).await?,
+        Command::Models(ModelsCommand::Fetch { force }) => {
+            let dir = face::models_dir(&config);
+            if force || !models::present(&dir) {
+                models::fetch(&dir)?;
+            }
+            writeln!(out, "face models ready in {}", dir.display())?;
         }
         Command::Rp(cmd) => operator::rp(&config, cmd, &mut out).await?,
         Command::Card(cmd) => operator::card(&config, cmd, &mut out).await?,
@@ -249,7 +297,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Registry(RegistryCommand::Import { file }) => {
             env::init_logging(config.log_json);
-            let platform = env::open_platform(&config).await?;
+            let platform = env::open_platform(&config, env::Faces::Load).await?;
             let report = registry::import(
                 &platform,
                 &file,

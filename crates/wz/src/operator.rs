@@ -29,15 +29,19 @@ pub enum RpCommand {
         /// `verifier` or `trusted_terminal`.
         #[arg(long, default_value = "verifier")]
         role: String,
-        /// Modes it may request, e.g. `0x06,0x0C`.
+        /// Scenario preset filling modes, attributes and rate: hotel,
+        /// internet-cafe, gov-hall, ticket-machine, event-gate, courier.
         #[arg(long)]
-        modes: String,
+        preset: Option<String>,
+        /// Modes it may request, e.g. `0x06,0x0C` (required without --preset).
+        #[arg(long)]
+        modes: Option<String>,
         /// Attributes it may receive, e.g. `name,id_number` (empty: none).
-        #[arg(long, default_value = "")]
-        attrs: String,
+        #[arg(long)]
+        attrs: Option<String>,
         /// Requests per second, e.g. `50/s`.
-        #[arg(long, default_value = "50/s")]
-        rate: String,
+        #[arg(long)]
+        rate: Option<String>,
     },
     /// List relying parties.
     List,
@@ -98,7 +102,7 @@ fn read_pubkey(path: &PathBuf) -> anyhow::Result<Sm2PublicKey> {
 }
 
 pub async fn rp(config: &PlatformConfig, cmd: RpCommand, out: &mut impl Write) -> anyhow::Result<()> {
-    let platform = env::open_platform(config).await?;
+    let platform = env::open_platform(config, env::Faces::Skip).await?;
     let now = env::now();
     match cmd {
         RpCommand::Register {
@@ -106,19 +110,42 @@ pub async fn rp(config: &PlatformConfig, cmd: RpCommand, out: &mut impl Write) -
             name,
             pubkey,
             role,
+            preset,
             modes,
             attrs,
             rate,
         } => {
+            let preset = match preset.as_deref() {
+                Some(p) => Some(wz_terminal::presets::preset(p).with_context(|| {
+                    let names: Vec<&str> = wz_terminal::presets::PRESETS.iter().map(|p| p.name).collect();
+                    format!("unknown preset; one of {}", names.join(", "))
+                })?),
+                None => None,
+            };
+            let modes = match (modes, preset) {
+                (Some(m), _) => AuthMode::parse_list(&m)?,
+                (None, Some(p)) => AuthMode::parse_list(&p.modes.join(","))?,
+                (None, None) => bail!("--modes or --preset is required"),
+            };
+            let attributes = match (attrs, preset) {
+                (Some(a), _) => Attribute::parse_list(&a)?,
+                (None, Some(p)) => p.attributes.to_vec(),
+                (None, None) => Vec::new(),
+            };
+            let rate_per_s = match (rate, preset) {
+                (Some(r), _) => parse_rate(&r)?,
+                (None, Some(p)) => p.rate_per_s,
+                (None, None) => 50,
+            };
             let reg = RpRegistration {
                 rp_id: id,
                 name,
                 role: RpRole::parse(&role)
                     .map_err(|_| anyhow::anyhow!("role must be verifier or trusted_terminal"))?,
                 public_key: read_pubkey(&pubkey)?,
-                modes: AuthMode::parse_list(&modes)?,
-                attributes: Attribute::parse_list(&attrs)?,
-                rate_per_s: parse_rate(&rate)?,
+                modes,
+                attributes,
+                rate_per_s,
             };
             let rp = platform.register_rp(&reg, "operator-cli", now).await?;
             writeln!(
@@ -176,7 +203,7 @@ pub async fn card(config: &PlatformConfig, cmd: CardCommand, out: &mut impl Writ
     let pem = std::fs::read_to_string(&authority_key)
         .with_context(|| format!("reading {}", authority_key.display()))?;
     let authority = Sm2PrivateKey::from_pem(&pem)?;
-    let platform = env::open_platform(config).await?;
+    let platform = env::open_platform(config, env::Faces::Skip).await?;
     let Some((person, photo)) = platform.person(&id).await? else {
         bail!("no registry record for that ID number")
     };
@@ -199,7 +226,7 @@ pub async fn admin(config: &PlatformConfig, cmd: AdminCommand, out: &mut impl Wr
             writeln!(out, "{}", wz_platform::keys::MasterKey::generate_hex()?.as_str())?;
         }
         AdminCommand::RotateKey { usage } => {
-            let platform = env::open_platform(config).await?;
+            let platform = env::open_platform(config, env::Faces::Skip).await?;
             let id = platform.rotate_key(&usage, "operator-cli", env::now()).await?;
             writeln!(
                 out,

@@ -9,13 +9,18 @@ use crate::env;
 
 pub async fn run(config: PlatformConfig) -> anyhow::Result<()> {
     env::init_logging(config.log_json);
-    let platform = Arc::new(env::open_platform(&config).await?);
+    let platform = Arc::new(env::open_platform(&config, env::Faces::Load).await?);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, backend = ?platform.store().backend(), "wz serve listening");
-    tracing::warn!("no face engine is configured yet: face checks answer 'unavailable' (issue: wz-face)");
+    tracing::info!(
+        %addr,
+        backend = ?platform.store().backend(),
+        face_model = wz_face::engine::MODEL_ID,
+        face_threshold = config.face_threshold.unwrap_or(wz_face::engine::DEFAULT_THRESHOLD),
+        "wz serve listening"
+    );
     println!("wz serve: http://{addr}");
     let app = wz_platform::http::router(Arc::clone(&platform));
     axum::serve(listener, app)

@@ -27,15 +27,17 @@ fn stdout(c: &mut Command) -> String {
 fn operator_journey() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::create_dir_all(dir.join("photos")).unwrap();
-    std::fs::write(dir.join("photos/a.jpg"), b"jpeg-a").unwrap();
-    std::fs::write(dir.join("photos/b.jpg"), b"jpeg-b").unwrap();
+    // Real face photos (the import makes face templates), referenced in place.
+    let faces = wz_face::default_models_dir().join("../../test-faces/face_recognition-1.3.0");
+    let (a, b) = (faces.join("obama.jpg"), faces.join("biden.jpg"));
     let csv = "id_number,name,sex,ethnicity,birth_date,address,card_valid_from,card_valid_to,photo\n\
         11010519491231002X,测试甲,女,汉,1949-12-31,测试路1号,2020-01-01,2040-01-01,photos/a.jpg\n\
         440524188001010014,测试乙,男,汉,18800101,测试路2号,2020-01-01,长期,photos/b.jpg\n\
         110105194912310029,坏号码,女,汉,1949-12-31,x,2020-01-01,2040-01-01,photos/a.jpg\n\
         11010519491231002X,重复,女,汉,1949-12-31,x,2020-01-01,2040-01-01,photos/a.jpg\n\
-        310104201506010113,缺照片,男,汉,2015-06-01,x,2020-01-01,2040-01-01,photos/missing.jpg\n";
+        310104201506010113,缺照片,男,汉,2015-06-01,x,2020-01-01,2040-01-01,photos/missing.jpg\n"
+        .replace("photos/a.jpg", &a.display().to_string())
+        .replace("photos/b.jpg", &b.display().to_string());
     std::fs::write(dir.join("registry.csv"), csv).unwrap();
 
     let out = stdout(wz(dir).args(["registry", "import", "registry.csv"]));
@@ -142,17 +144,17 @@ fn operator_journey() {
         out.contains("1****************X") && !out.contains("11010519491231002X"),
         "{out}"
     );
-    use wz_platform::card_reader::CardReader as _;
-    let card = wz_platform::card_reader::FileCardReader::new(dir.join("jia.wzc"))
+    use wz_terminal::card_reader::CardReader as _;
+    let card = wz_terminal::card_reader::FileCardReader::new(dir.join("jia.wzc"))
         .read_card()
         .unwrap();
     assert!(
-        wz_platform::card_reader::FileCardReader::new(dir.join("nope.wzc"))
+        wz_terminal::card_reader::FileCardReader::new(dir.join("nope.wzc"))
             .read_card()
             .is_err()
     );
     assert_eq!(card.data.name, "测试甲");
-    assert_eq!(card.data.photo, b"jpeg-a");
+    assert_eq!(card.data.photo, std::fs::read(&a).unwrap());
     wz(dir)
         .args([
             "card",

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use wz_proto::{ResultCode, SignedCard};
+use wz_proto::{ProtoError, ResultCode, SignedCard};
 
-use crate::{PlatformError, Result};
+use crate::{Result, TerminalError};
 
 /// Largest card file accepted (photo included).
 const MAX_CARD_BYTES: u64 = 1024 * 1024;
@@ -40,13 +40,18 @@ impl FileCardReader {
 
 impl CardReader for FileCardReader {
     fn read(&mut self) -> Result<Vec<u8>> {
-        let unreadable = || PlatformError::new(ResultCode::CardDataInvalid, "card file cannot be read");
+        let unreadable = || {
+            TerminalError::Proto(ProtoError::new(
+                ResultCode::CardDataInvalid,
+                "card file cannot be read",
+            ))
+        };
         let meta = std::fs::metadata(&self.path).map_err(|_| unreadable())?;
         if meta.len() > MAX_CARD_BYTES {
-            return Err(PlatformError::new(
+            return Err(TerminalError::Proto(ProtoError::new(
                 ResultCode::CardDataInvalid,
                 "card file is too large",
-            ));
+            )));
         }
         std::fs::read(&self.path).map_err(|_| unreadable())
     }

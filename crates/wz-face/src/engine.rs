@@ -1,0 +1,181 @@
+//! The engine as enrolment and verification use it: a registry photo becomes
+//! a versioned template; a live frame sequence is checked for liveness (the
+//! asked actions, in order, by one person) and its first, frontal frame is
+//! compared with the template at the calibrated threshold.
+
+use std::path::Path;
+
+use wz_proto::api::LivenessAction;
+
+use crate::error::Result;
+use crate::liveness::{self, LivenessFault, LivenessRules, Observation};
+use crate::pipeline::{FaceModels, ImageFault, Rgb, cosine, decode};
+use crate::quality::{self, QualityFault, QualityGates};
+
+/// The id templates from this engine carry; a template with another id is
+/// never compared with this engine's embeddings.
+pub const MODEL_ID: &str = "human-3.3.6/blazeface+faceres/v1";
+
+/// Similarity at which a live face matches when the operator has not
+/// calibrated one: the LFW development set's threshold for FAR 1e-4
+/// (`wz face calibrate`, docs/face-models.md).
+pub const DEFAULT_THRESHOLD: f32 = 0.6829;
+
+/// Embedding length of faceres.
+pub const EMBEDDING_LEN: usize = 1024;
+
+/// Most frames one liveness sequence may carry.
+pub const MAX_FRAMES: usize = 12;
+
+/// Why a capture or photo could not be judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CaptureFault {
+    #[error(transparent)]
+    Image(#[from] ImageFault),
+    #[error(transparent)]
+    Quality(#[from] QualityFault),
+    #[error("template is not one of this engine's")]
+    TemplateMismatch,
+    #[error("too many frames")]
+    TooManyFrames,
+}
+
+/// The result of a live check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveCheck {
+    /// `None` when liveness was shown; otherwise why not.
+    pub liveness: Option<LivenessFault>,
+    /// Cosine similarity of the first frame to the template.
+    pub score: f32,
+    /// `score` at or above the threshold.
+    pub matched: bool,
+}
+
+/// Detector + embedder + gates + liveness rules + threshold, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    models: FaceModels,
+    gates: QualityGates,
+    rules: LivenessRules,
+    threshold: f32,
+}
+
+impl Engine {
+    /// Loads the models from `dir`; `threshold` as calibrated (else [`DEFAULT_THRESHOLD`]).
+    pub fn load(dir: &Path, threshold: Option<f32>) -> Result<Self> {
+        Ok(Self::new(FaceModels::load(dir)?, threshold))
+    }
+
+    /// An engine over already loaded models.
+    #[must_use]
+    pub fn new(models: FaceModels, threshold: Option<f32>) -> Self {
+        Self {
+            models,
+            gates: QualityGates::default(),
+            rules: LivenessRules::default(),
+            threshold: threshold.unwrap_or(DEFAULT_THRESHOLD),
+        }
+    }
+
+    /// The match threshold in use.
+    #[must_use]
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// The actions [`Engine::check_live`] can verify.
+    #[must_use]
+    pub fn supported_actions(&self) -> &'static [LivenessAction] {
+        &liveness::SUPPORTED
+    }
+
+    /// Decode, require one face, measure; the face's yaw and embedding.
+    fn observe(&self, bytes: &[u8], gates: &QualityGates) -> Result<Result<Observation, CaptureFault>> {
+        let img: Rgb = match decode(bytes) {
+            Ok(i) => i,
+            Err(f) => return Ok(Err(f.into())),
+        };
+        let dets = self.models.detect(&img)?;
+        let det = match dets.as_slice() {
+            [] => return Ok(Err(ImageFault::NoFace.into())),
+            [one] => *one,
+            // A much weaker second box is background, not a second person.
+            [first, second, ..] if second.score < first.score * 0.8 => *first,
+            _ => return Ok(Err(ImageFault::SeveralFaces.into())),
+        };
+        let q = quality::measure(&img, &det);
+        if let Err(f) = gates.check(&q) {
+            return Ok(Err(f.into()));
+        }
+        Ok(Ok(Observation {
+            yaw: q.yaw,
+            embedding: self.models.embed(&img, &det)?,
+        }))
+    }
+
+    /// Yaw and embedding of the one face in a photo, whatever its pose
+    /// (`None` if it has no usable face); for tools that sort photos by pose.
+    pub fn observe_photo(&self, photo: &[u8]) -> Result<Option<Observation>> {
+        let any_pose = QualityGates {
+            max_abs_yaw: f32::INFINITY,
+            ..self.gates
+        };
+        Ok(self.observe(photo, &any_pose)?.ok())
+    }
+
+    /// A registry or card photo → template bytes (little-endian f32s).
+    /// The photo must pass every quality gate.
+    pub fn template(&self, photo: &[u8]) -> Result<Result<Vec<u8>, CaptureFault>> {
+        Ok(self
+            .observe(photo, &self.gates)?
+            .map(|o| o.embedding.iter().flat_map(|x| x.to_le_bytes()).collect()))
+    }
+
+    /// Live frames showing `actions` in order, against a template. The first
+    /// frame must pass every quality gate (it is the one compared); the
+    /// others are turned on purpose, so only size/sharpness/light apply.
+    pub fn check_live(
+        &self,
+        frames: &[Vec<u8>],
+        actions: &[LivenessAction],
+        template: &[u8],
+    ) -> Result<Result<LiveCheck, CaptureFault>> {
+        if frames.len() > MAX_FRAMES {
+            return Ok(Err(CaptureFault::TooManyFrames));
+        }
+        let Some(reference) = parse_template(template) else {
+            return Ok(Err(CaptureFault::TemplateMismatch));
+        };
+        let turned = QualityGates {
+            max_abs_yaw: f32::INFINITY,
+            ..self.gates
+        };
+        let mut seen = Vec::with_capacity(frames.len());
+        for (i, f) in frames.iter().enumerate() {
+            let gates = if i == 0 { &self.gates } else { &turned };
+            match self.observe(f, gates)? {
+                Ok(o) => seen.push(o),
+                Err(fault) => return Ok(Err(fault)),
+            }
+        }
+        let liveness = if actions.is_empty() {
+            // Liveness is required on every face path; without asked actions
+            // this engine has nothing it trusts (see docs on antispoof).
+            Some(LivenessFault::ActionMissing)
+        } else {
+            liveness::check(&seen, actions, &self.rules).err()
+        };
+        let score = seen.first().map_or(0.0, |o| cosine(&o.embedding, &reference));
+        Ok(Ok(LiveCheck {
+            liveness,
+            score,
+            matched: score >= self.threshold,
+        }))
+    }
+}
+
+fn parse_template(bytes: &[u8]) -> Option<Vec<f32>> {
+    let (chunks, rest) = bytes.as_chunks::<4>();
+    (rest.is_empty() && chunks.len() == EMBEDDING_LEN)
+        .then(|| chunks.iter().map(|c| f32::from_le_bytes(*c)).collect())
+}

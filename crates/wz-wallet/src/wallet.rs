@@ -1,0 +1,296 @@
+//! The unlocked wallet: enrolment, the rotating QR, sync, history, suspension.
+
+use std::time::Duration;
+
+use wz_client::PlatformClient;
+use wz_crypto::Sm2PrivateKey;
+use wz_proto::api::{
+    Bytes, Challenge, CredentialStatus, EnrolResponse, HistoryEntry, IdentityItems, KeyUsage,
+    LightEnrolRequest, SyncResponse, proof_of_possession_input,
+};
+use wz_proto::{CredentialCert, Level, QrBody};
+use zeroize::Zeroizing;
+
+use crate::error::{Result, WalletError};
+use crate::keystore::{Holder, Keystore, WalletState};
+
+/// How often the shown QR is replaced.
+pub const QR_REFRESH_SECS: u64 = 60;
+
+/// What `show` prints: level, masked holder, validity. No full PII.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub level: Level,
+    pub holder: Option<Holder>,
+    pub cred_id: String,
+    pub not_before: u64,
+    pub not_after: u64,
+}
+
+/// What a sync learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOutcome {
+    pub status: CredentialStatus,
+    /// The credential was removed from this device.
+    pub wiped: bool,
+    /// Platform clock minus device clock, seconds.
+    pub clock_offset: i64,
+}
+
+/// An unlocked wallet.
+#[derive(Debug)]
+pub struct Wallet<K: Keystore> {
+    store: K,
+    state: WalletState,
+    device: Sm2PrivateKey,
+    client: PlatformClient,
+}
+
+fn device_from(state: &WalletState) -> Result<Sm2PrivateKey> {
+    let der = Zeroizing::new(hex::decode(state.device_key.as_str()).map_err(|_| WalletError::Corrupt)?);
+    Ok(Sm2PrivateKey::from_pkcs8_der(&der)?)
+}
+
+fn new_device_key() -> Result<(Sm2PrivateKey, Zeroizing<String>)> {
+    let key = Sm2PrivateKey::generate()?;
+    let der = key.to_pkcs8_der()?;
+    Ok((key, Zeroizing::new(hex::encode(der.as_slice()))))
+}
+
+fn client(url: &str) -> Result<PlatformClient> {
+    // Wallet calls are device-signed with a one-time nonce: no blind retries.
+    Ok(PlatformClient::new(url, Duration::from_secs(30), 0)?)
+}
+
+fn status_name(s: CredentialStatus) -> &'static str {
+    match s {
+        CredentialStatus::Active => "active",
+        CredentialStatus::Suspended => "suspended",
+        CredentialStatus::Revoked => "revoked",
+        CredentialStatus::Superseded => "superseded by a newer enrolment",
+        CredentialStatus::Expired => "expired",
+    }
+}
+
+impl<K: Keystore> Wallet<K> {
+    /// Creates a new wallet (fresh device key, no credential) sealed under `pin`.
+    pub fn init(mut store: K, pin: &str, platform_url: &str) -> Result<Self> {
+        let (device, device_key) = new_device_key()?;
+        let state = WalletState {
+            device_key,
+            platform_url: platform_url.to_owned(),
+            ..WalletState::default()
+        };
+        store.create(pin, &state)?;
+        Ok(Self {
+            store,
+            client: client(platform_url)?,
+            state,
+            device,
+        })
+    }
+
+    /// Opens an existing wallet. `now` is the device's unix time.
+    pub fn unlock(mut store: K, pin: &str, now: u64) -> Result<Self> {
+        let state = store.unlock(pin, now)?;
+        let device = device_from(&state)?;
+        let client = client(&state.platform_url)?;
+        client.set_clock_offset(state.clock_offset);
+        Ok(Self {
+            store,
+            state,
+            device,
+            client,
+        })
+    }
+
+    /// The platform client (for the terminal flows run beside the wallet).
+    #[must_use]
+    pub fn client(&self) -> &PlatformClient {
+        &self.client
+    }
+
+    fn credential(&self) -> Result<CredentialCert> {
+        let hex_cert = self.state.credential.as_ref().ok_or(WalletError::NotEnrolled)?;
+        Ok(CredentialCert::decode(
+            &hex::decode(hex_cert).map_err(|_| WalletError::Corrupt)?,
+        )?)
+    }
+
+    /// Whether a credential is held.
+    #[must_use]
+    pub fn is_enrolled(&self) -> bool {
+        self.state.credential.is_some()
+    }
+
+    /// Level, masked holder and validity.
+    pub fn summary(&self) -> Result<Summary> {
+        let c = self.credential()?;
+        Ok(Summary {
+            level: c.body.level,
+            holder: self.state.holder.clone(),
+            cred_id: c.body.cred_id.to_string(),
+            not_before: c.body.not_before,
+            not_after: c.body.not_after,
+        })
+    }
+
+    /// Asks the platform for an enrolment challenge (`enrol-light` or `enrol-upgraded`).
+    pub async fn challenge(&self, purpose: &str) -> Result<Challenge> {
+        Ok(self
+            .client
+            .post_json("/v1/challenges", &serde_json::json!({ "purpose": purpose }))
+            .await?)
+    }
+
+    /// The device public key (hex) and its proof of possession for `challenge`,
+    /// as a trusted terminal forwards them for upgraded enrolment.
+    pub fn proof_of_possession(&self, challenge: &Challenge) -> Result<(String, String)> {
+        let nonce = hex::decode(&challenge.nonce).map_err(|_| WalletError::Corrupt)?;
+        let public = self.device.public_key().to_sec1_bytes();
+        let sig = self.device.sign(&proof_of_possession_input(&nonce, &public))?;
+        Ok((hex::encode(public), hex::encode(sig.to_bytes())))
+    }
+
+    /// Lightweight enrolment: four items + frames showing `challenge`'s actions.
+    pub async fn enrol_light(
+        &mut self,
+        challenge: &Challenge,
+        items: &IdentityItems,
+        frames: Vec<Vec<u8>>,
+    ) -> Result<Level> {
+        let (device_public_key, proof_of_possession) = self.proof_of_possession(challenge)?;
+        let req = LightEnrolRequest {
+            challenge_id: challenge.challenge_id.clone(),
+            items: items.clone(),
+            face_frames: frames.into_iter().map(Bytes).collect(),
+            device_public_key,
+            proof_of_possession,
+        };
+        let resp: EnrolResponse = self.client.post_json("/v1/enrol/light", &req).await?;
+        let holder = Holder {
+            masked_name: mask_name(&items.name),
+            masked_id_number: items.id_number.masked(),
+        };
+        self.accept(&resp, holder).await
+    }
+
+    /// Stores a credential the platform issued to this device (checked
+    /// against the platform's signing key and this device's key).
+    pub async fn accept(&mut self, resp: &EnrolResponse, holder: Holder) -> Result<Level> {
+        let cert = CredentialCert::decode(&resp.credential.0)?;
+        let issuer = self.client.signing_key(&cert.body.issuer_key_id).await?;
+        cert.verify(&issuer)?;
+        if cert.body.device_public_key != *self.device.public_key() {
+            return Err(WalletError::Proto(wz_proto::ProtoError::new(
+                wz_proto::ResultCode::CredentialNotFound,
+                "credential is bound to another device",
+            )));
+        }
+        self.state.clock_offset = self.client.learn_server_time(resp.server_time);
+        self.state.credential = Some(hex::encode(cert.encode()));
+        self.state.holder = Some(holder);
+        self.state.counter = 0;
+        self.store.save(&self.state)?;
+        Ok(cert.body.level)
+    }
+
+    /// A fresh QR text: new counter (persisted first, so a crash never
+    /// reuses one), platform time, random nonce, device signature, sealed to
+    /// the platform's current encryption key.
+    pub async fn qr(&mut self) -> Result<String> {
+        let cert = self.credential()?;
+        let platform = self.client.current_key(KeyUsage::Encryption).await?;
+        self.state.counter = self.state.counter.checked_add(1).ok_or(WalletError::Corrupt)?;
+        self.store.save(&self.state)?;
+        let body = QrBody {
+            cred_id: cert.body.cred_id,
+            issued_at: self.client.platform_now(),
+            counter: self.state.counter,
+            nonce: wz_crypto::random_array()?,
+        };
+        Ok(body.seal(&self.device, &platform)?)
+    }
+
+    async fn device_call<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let cert = self.credential()?;
+        let reply = self
+            .client
+            .signed_post(path, &cert.body.cred_id.to_string(), &self.device, b"", false)
+            .await?;
+        Ok(reply.json()?)
+    }
+
+    /// Learns the credential's status and the platform clock; a revoked,
+    /// superseded or expired credential is wiped from this device (with a
+    /// new device key, ready to enrol again).
+    pub async fn sync(&mut self) -> Result<SyncOutcome> {
+        // The published keys carry the platform clock: learn it before signing.
+        self.client.refresh_keys().await?;
+        let s: SyncResponse = self.device_call("/v1/wallet/status").await?;
+        self.state.clock_offset = self.client.learn_server_time(s.server_time);
+        let wiped = s.status.must_wipe();
+        if wiped {
+            self.forget_credential()?;
+        } else {
+            self.store.save(&self.state)?;
+        }
+        Ok(SyncOutcome {
+            status: s.status,
+            wiped,
+            clock_offset: self.state.clock_offset,
+        })
+    }
+
+    fn forget_credential(&mut self) -> Result<()> {
+        let (device, device_key) = new_device_key()?;
+        self.device = device;
+        self.state.device_key = device_key;
+        self.state.credential = None;
+        self.state.holder = None;
+        self.state.counter = 0;
+        self.store.save(&self.state)
+    }
+
+    /// "Who verified me": the latest `limit` verifications.
+    pub async fn history(&self, limit: u32) -> Result<Vec<HistoryEntry>> {
+        self.device_call(&format!("/v1/wallet/history?limit={limit}"))
+            .await
+    }
+
+    /// Suspends the credential (e.g. the phone was lent or may be lost).
+    pub async fn suspend(&mut self) -> Result<CredentialStatus> {
+        let s: SyncResponse = self.device_call("/v1/wallet/suspend").await?;
+        Ok(s.status)
+    }
+
+    /// Reseals the wallet under a new wallet PIN (the credential stays valid;
+    /// the credential PIN of an upgraded credential is reset at a trusted
+    /// terminal, which issues a new credential).
+    pub fn change_pin(&mut self, new_pin: &str) -> Result<()> {
+        self.store.change_pin(new_pin, &self.state)
+    }
+
+    /// Removes the wallet from this device.
+    pub fn wipe(mut self) -> Result<()> {
+        self.store.wipe()
+    }
+
+    /// Fails with [`WalletError::Voided`] if `status` means the credential is gone.
+    pub fn check_status(status: CredentialStatus) -> Result<()> {
+        if status.must_wipe() {
+            Err(WalletError::Voided(status_name(status)))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// `王*` / `欧阳**`: the first character, the rest starred.
+#[must_use]
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map_or_else(String::new, |first| {
+        std::iter::once(first).chain(chars.map(|_| '*')).collect()
+    })
+}

@@ -1,0 +1,512 @@
+//! `wz demo`: the whole journey on this machine, on the embedded SQLite
+//! default. An in-process platform serves HTTP on loopback; the wallet and
+//! the relying parties talk to it through their SDKs over real HTTP, with
+//! the real face engine. Every step checks that it behaved as expected; the
+//! command exits non-zero at the first one that did not.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use wz_crypto::Sm2PrivateKey;
+use wz_face::liveness::Observation;
+use wz_platform::{PlatformConfig, RpRegistration};
+use wz_proto::api::{Attribute, CredentialStatus, IdentityItems, LivenessAction};
+use wz_proto::{AuthMode, CredentialPin, IdNumber, ResultCode};
+use wz_store::RpRole;
+use wz_terminal::card_reader::{CardReader as _, FileCardReader};
+use wz_terminal::{Extras, Terminal, Verified};
+use wz_wallet::{FileKeystore, Holder, Wallet, mask_name};
+
+use crate::citizen::{LiveFrames, action_text};
+use crate::{demo_registry, env, face, registry};
+
+/// Synthetic secrets of the demo citizen (never real ones).
+const WALLET_PIN: &str = "demo-wallet-pin";
+const CREDENTIAL_PIN: &str = "58203917";
+
+/// The citizen's photos: one for the registry, and live frames facing the
+/// camera and turned to each side.
+#[derive(Debug, Clone)]
+struct Citizen {
+    registry_photo: PathBuf,
+    frames: LiveFrames,
+}
+
+impl Citizen {
+    fn frames(&self, actions: &[LivenessAction]) -> anyhow::Result<Vec<Vec<u8>>> {
+        self.frames.for_actions(actions)
+    }
+}
+
+fn mode(s: &str) -> anyhow::Result<AuthMode> {
+    s.parse().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The first identity in `faces` whose photos give a frontal registry photo
+/// and three other live frames (frontal, turned left, turned right) that
+/// the engine matches to it.
+fn find_citizen(engine: &wz_face::Engine, faces: &Path) -> anyhow::Result<(Citizen, Vec<PathBuf>)> {
+    let rules = wz_face::liveness::LivenessRules::default();
+    for imgs in demo_registry::identities(faces)? {
+        let mut seen: Vec<(PathBuf, Observation)> = Vec::new();
+        for p in &imgs {
+            if let Ok(Some(o)) = engine.observe_photo(&std::fs::read(p)?) {
+                seen.push((p.clone(), o));
+            }
+        }
+        let frontal: Vec<_> = seen.iter().filter(|s| s.1.yaw.abs() <= rules.frontal).collect();
+        let left = seen.iter().find(|s| s.1.yaw >= rules.turn);
+        let right = seen.iter().find(|s| s.1.yaw <= -rules.turn);
+        let (Some(left), Some(right)) = (left, right) else {
+            continue;
+        };
+        for reg in &frontal {
+            for live in &frontal {
+                let same =
+                    |a: &Observation, b: &Observation| wz_face::pipeline::cosine(&a.embedding, &b.embedding);
+                if reg.0 != live.0
+                    && same(&reg.1, &live.1) >= engine.threshold()
+                    && same(&live.1, &left.1) >= rules.same_person
+                    && same(&live.1, &right.1) >= rules.same_person
+                {
+                    let mut photos = vec![reg.0.clone()];
+                    photos.extend(imgs.iter().filter(|p| **p != reg.0).cloned());
+                    return Ok((
+                        Citizen {
+                            registry_photo: reg.0.clone(),
+                            frames: LiveFrames {
+                                frontal: live.0.clone(),
+                                left: left.0.clone(),
+                                right: right.0.clone(),
+                            },
+                        },
+                        photos,
+                    ));
+                }
+            }
+        }
+    }
+    bail!(
+        "no identity in {} has a frontal photo plus frontal, left- and right-turned frames of the same person",
+        faces.display()
+    )
+}
+
+struct Out<'a, W: Write> {
+    w: &'a mut W,
+    step: usize,
+}
+
+impl<W: Write> Out<'_, W> {
+    fn step(&mut self, title: &str) -> anyhow::Result<()> {
+        self.step += 1;
+        writeln!(self.w, "\n{:>2}. {title}", self.step)?;
+        Ok(())
+    }
+    fn line(&mut self, text: &str) -> anyhow::Result<()> {
+        writeln!(self.w, "    {text}")?;
+        Ok(())
+    }
+    fn ok(&mut self, text: &str) -> anyhow::Result<()> {
+        writeln!(self.w, "    ✓ {text}")?;
+        Ok(())
+    }
+}
+
+fn describe(v: &Verified) -> String {
+    format!(
+        "verdict {} ({}), level {}, serial {}",
+        v.verdict.result.name(),
+        v.verdict.result.code(),
+        v.verdict.level.map_or("-", |l| match l {
+            wz_proto::Level::Lightweight => "lightweight",
+            wz_proto::Level::Upgraded => "upgraded",
+        }),
+        v.verdict.serial
+    )
+}
+
+fn received(v: &Verified) -> Vec<String> {
+    let mut lines = vec![format!(
+        "pseudonym  {}",
+        v.verdict.pseudonym.as_deref().unwrap_or("-")
+    )];
+    if let Some(a) = &v.attributes {
+        if let Some(n) = &a.name {
+            lines.push(format!("name       {n}"));
+        }
+        if let Some(id) = &a.id_number {
+            lines.push(format!("id_number  {}", id.as_str()));
+        }
+        if let Some(b) = a.age_over_18 {
+            lines.push(format!("age_over_18 {b}"));
+        }
+    }
+    lines
+}
+
+/// A relying party the demo registers.
+struct Rp<'a> {
+    id: &'a str,
+    name: &'a str,
+    role: RpRole,
+    modes: &'a [&'a str],
+    attributes: Vec<Attribute>,
+}
+
+/// Registers `rp` (as the operator would) and returns its terminal SDK.
+async fn register(
+    platform: &wz_platform::Platform,
+    dir: &Path,
+    rp: Rp<'_>,
+    url: &str,
+) -> anyhow::Result<Terminal> {
+    let key = Sm2PrivateKey::generate()?;
+    env::write_secret(
+        &dir.join(format!("{}.key.pem", rp.id)),
+        key.to_pkcs8_pem()?.as_bytes(),
+    )?;
+    platform
+        .register_rp(
+            &RpRegistration {
+                rp_id: rp.id.to_owned(),
+                name: rp.name.to_owned(),
+                role: rp.role,
+                public_key: key.public_key().clone(),
+                modes: rp.modes.iter().map(|m| mode(m)).collect::<anyhow::Result<_>>()?,
+                attributes: rp.attributes,
+                rate_per_s: 20,
+            },
+            "demo",
+            env::now(),
+        )
+        .await?;
+    Ok(Terminal::new(rp.id, key, url, Duration::from_secs(30), 2)?)
+}
+
+async fn face_check(
+    at: &Terminal,
+    citizen: &Citizen,
+    qr: &str,
+    out: &mut Out<'_, impl Write>,
+) -> anyhow::Result<Verified> {
+    let ch = at.challenge(wz_platform::PURPOSE_VERIFY).await?;
+    out.line(&format!("liveness challenge: {}", action_text(&ch.actions)))?;
+    let extras = Extras {
+        face_frames: citizen.frames(&ch.actions)?,
+        challenge_id: Some(ch.challenge_id),
+        ..Extras::default()
+    };
+    Ok(at.verify(mode("0x06")?, Some(qr), extras).await?)
+}
+
+/// Runs the demo into `data` (wiped first); `faces` as for `registry demo`.
+pub async fn run(
+    data: &Path,
+    faces: Option<PathBuf>,
+    keep_running: bool,
+    w: &mut impl Write,
+) -> anyhow::Result<()> {
+    let mut out = Out { w, step: 0 };
+    writeln!(out.w, "wz demo — 网证: I am me, it is me doing this, I am alive")?;
+    let faces = faces
+        .or_else(demo_registry::default_faces_dir)
+        .context("no face images found: pass --faces DIR (DIR/<identity>/<images>)")?;
+    if data.exists() {
+        std::fs::remove_dir_all(data).with_context(|| format!("clearing {}", data.display()))?;
+    }
+    std::fs::create_dir_all(data)?;
+
+    // ---------------------------------------------------------- platform
+    out.step("Platform: embedded, SQLite, real face engine")?;
+    let authority = Sm2PrivateKey::generate()?;
+    let authority_pub = data.join("card-authority.pub.pem");
+    std::fs::write(&authority_pub, authority.public_key().to_public_key_pem()?)?;
+    let config = PlatformConfig {
+        database_url: format!("sqlite://{}", data.join("platform.db").display()),
+        listen: "127.0.0.1:0".to_owned(),
+        card_authority_keys: vec![authority_pub.display().to_string()],
+        ..env::load_config(None)?
+    };
+    crate::models::ensure(&face::models_dir(&config), &mut *out.w)?;
+    let platform = Arc::new(env::open_platform(&config, env::Faces::Load).await?);
+    let listener = tokio::net::TcpListener::bind(&config.listen).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let app = wz_platform::http::router(Arc::clone(&platform));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    out.ok(&format!(
+        "listening on {url}; database {}",
+        data.join("platform.db").display()
+    ))?;
+    out.line(&format!(
+        "face model {} at threshold {:.4} (FAR 1e-4 on the LFW development set)",
+        wz_face::engine::MODEL_ID,
+        config
+            .face_threshold
+            .unwrap_or(wz_face::engine::DEFAULT_THRESHOLD)
+    ))?;
+
+    // ---------------------------------------------------------- registry
+    out.step("Registry: synthetic people, real face photos (referenced in place)")?;
+    let engine = wz_face::Engine::load(&face::models_dir(&config), config.face_threshold)?;
+    let (citizen, photos) = find_citizen(&engine, &faces)?;
+    let mut people = vec![photos];
+    people.extend(
+        demo_registry::identities(&faces)?
+            .into_iter()
+            .filter(|imgs| !imgs.contains(&citizen.registry_photo))
+            .take(5),
+    );
+    let reg_dir = data.join("registry");
+    demo_registry::write_rows(&reg_dir, &faces, &people, 2026)?;
+    let report = registry::import(&platform, &reg_dir.join("registry.csv"), env::now(), false).await?;
+    ensure!(
+        report.inserted >= 1 && report.rejected < report.rows,
+        "registry import failed"
+    );
+    out.ok(&format!(
+        "{} people imported ({} rejected), photos sealed with SM4-GCM, face templates stored",
+        report.inserted, report.rejected
+    ))?;
+    let first_row = std::fs::read_to_string(reg_dir.join("registry.csv"))?
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next().map(str::to_owned))
+        .context("registry has no rows")?;
+    let id = IdNumber::parse(&first_row).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (person, photo) = platform
+        .person(&id)
+        .await?
+        .context("citizen missing from the registry")?;
+    out.line(&format!(
+        "citizen: {} {} (synthetic; photo {})",
+        mask_name(&person.name),
+        id.masked(),
+        citizen.registry_photo.display()
+    ))?;
+
+    // ---------------------------------------------------------- RPs
+    out.step("Relying parties register (operator)")?;
+    let hotel = register(
+        &platform,
+        data,
+        Rp {
+            id: "hotel-demo",
+            name: "如家酒店 (demo hotel)",
+            role: RpRole::Verifier,
+            modes: &["0x06"],
+            attributes: vec![Attribute::Name, Attribute::IdNumber],
+        },
+        &url,
+    )
+    .await?;
+    let cafe = register(
+        &platform,
+        data,
+        Rp {
+            id: "cafe-demo",
+            name: "网吧 (demo internet café)",
+            role: RpRole::Verifier,
+            modes: &["0x04"],
+            attributes: vec![Attribute::AgeOver18],
+        },
+        &url,
+    )
+    .await?;
+    let police = register(
+        &platform,
+        data,
+        Rp {
+            id: "police-hall-demo",
+            name: "派出所 (demo trusted terminal)",
+            role: RpRole::TrustedTerminal,
+            modes: &["0x03"],
+            attributes: vec![],
+        },
+        &url,
+    )
+    .await?;
+    out.ok("hotel: QR + face (0x06) → name, ID number")?;
+    out.ok("internet café: QR only (0x04) → adult flag + pseudonym, no personal data")?;
+    out.ok("police hall: trusted terminal for upgraded enrolment")?;
+
+    // ---------------------------------------------------------- wallet + light enrolment
+    out.step("Wallet: created on the phone, sealed under the wallet PIN")?;
+    let phone1 = data.join("phone-1/wallet.json");
+    let mut wallet = Wallet::init(FileKeystore::new(&phone1), WALLET_PIN, &url)?;
+    out.ok(&format!("device SM2 key made; keystore {}", phone1.display()))?;
+
+    out.step("Lightweight enrolment online: four items + live face")?;
+    let ch = wallet.challenge(wz_platform::PURPOSE_LIGHT).await?;
+    out.line(&format!("liveness challenge: {}", action_text(&ch.actions)))?;
+    let items = IdentityItems {
+        name: person.name.clone(),
+        id_number: person.id_number.clone(),
+        card_valid_from: Some(person.card_valid_from),
+        card_valid_to: person.card_valid_to,
+    };
+    let level = wallet
+        .enrol_light(&ch, &items, citizen.frames(&ch.actions)?)
+        .await?;
+    ensure!(
+        level == wz_proto::Level::Lightweight,
+        "expected a lightweight credential"
+    );
+    out.ok("lightweight credential issued and bound to this phone's key")?;
+
+    // ---------------------------------------------------------- upgraded
+    out.step("Upgrade at the police hall: card chip + live face + 8-digit credential PIN")?;
+    let card_path = data.join("citizen-card.wzc");
+    let card = person.to_card(photo.unwrap_or_default()).sign(&authority)?;
+    env::write_secret(&card_path, &card.encode()?)?;
+    let card = FileCardReader::new(&card_path).read_card()?;
+    let ch = police.challenge(wz_platform::PURPOSE_UPGRADED).await?;
+    out.line(&format!(
+        "card read ({}), liveness challenge: {}",
+        card_path.display(),
+        action_text(&ch.actions)
+    ))?;
+    let (device_pub, pop) = wallet.proof_of_possession(&ch)?;
+    let resp = police
+        .enrol_upgraded(
+            &ch,
+            &card,
+            citizen.frames(&ch.actions)?,
+            &CredentialPin::parse_new(CREDENTIAL_PIN)?,
+            device_pub,
+            pop,
+        )
+        .await?;
+    let holder = Holder {
+        masked_name: mask_name(&card.data.name),
+        masked_id_number: card.data.id_number.masked(),
+    };
+    ensure!(wallet.accept(&resp, holder).await? == wz_proto::Level::Upgraded);
+    let s = wallet.summary()?;
+    out.ok(&format!(
+        "upgraded credential for {} {}; the lightweight one is superseded",
+        s.holder.as_ref().map_or("", |h| h.masked_name.as_str()),
+        s.holder.as_ref().map_or("", |h| h.masked_id_number.as_str())
+    ))?;
+
+    // ---------------------------------------------------------- QR
+    out.step("The wallet shows its QR (encrypted, time-stamped, new every 60 s)")?;
+    let qr = wallet.qr().await?;
+    write!(
+        out.w,
+        "{}",
+        wz_wallet::render::to_terminal(&wz_wallet::render::symbol(&qr)?)
+    )?;
+    out.line(&format!(
+        "{} characters, no personal data: {}…",
+        qr.len(),
+        qr.get(..40).unwrap_or("")
+    ))?;
+
+    // ---------------------------------------------------------- hotel
+    out.step("Hotel check-in: scan the QR + live face (0x06)")?;
+    let at_hotel = face_check(&hotel, &citizen, &qr, &mut out).await?;
+    out.line(&describe(&at_hotel))?;
+    ensure!(at_hotel.passed(), "the hotel check should pass");
+    ensure!(
+        at_hotel.attributes.as_ref().and_then(|a| a.name.as_ref()) == Some(&person.name),
+        "the hotel should receive the name"
+    );
+    for l in received(&at_hotel) {
+        out.line(&format!("hotel received: {l}"))?;
+    }
+    out.ok("passed; the hotel holds only what its registration allows")?;
+
+    // ---------------------------------------------------------- café
+    out.step("Internet café login: QR only (0x04)")?;
+    let qr2 = wallet.qr().await?;
+    let at_cafe = cafe.verify(mode("0x04")?, Some(&qr2), Extras::default()).await?;
+    out.line(&describe(&at_cafe))?;
+    ensure!(at_cafe.passed(), "the café check should pass");
+    let a = at_cafe.attributes.clone().unwrap_or_default();
+    ensure!(
+        a.name.is_none() && a.id_number.is_none() && a.age_over_18.is_some(),
+        "the café must see no name or ID number"
+    );
+    ensure!(
+        at_cafe.verdict.pseudonym != at_hotel.verdict.pseudonym,
+        "pseudonyms must differ per RP"
+    );
+    for l in received(&at_cafe) {
+        out.line(&format!("café received:  {l}"))?;
+    }
+    out.ok("passed; no name, no ID number; a pseudonym unlinkable to the hotel's")?;
+
+    // ---------------------------------------------------------- replay
+    out.step("A replayed QR (the café's, sent again)")?;
+    let replay = cafe.verify(mode("0x04")?, Some(&qr2), Extras::default()).await?;
+    out.line(&describe(&replay))?;
+    ensure!(
+        replay.verdict.result == ResultCode::QrReplayed,
+        "a replay must be refused"
+    );
+    out.ok("refused: QrReplayed")?;
+
+    // ---------------------------------------------------------- lost phone
+    out.step("Lost phone: the citizen enrols again on a new phone")?;
+    let old_qr = wallet.qr().await?;
+    let phone2 = data.join("phone-2/wallet.json");
+    let mut wallet2 = Wallet::init(FileKeystore::new(&phone2), WALLET_PIN, &url)?;
+    let ch = wallet2.challenge(wz_platform::PURPOSE_LIGHT).await?;
+    wallet2
+        .enrol_light(&ch, &items, citizen.frames(&ch.actions)?)
+        .await?;
+    out.ok("new phone holds a lightweight credential")?;
+    let stale = cafe
+        .verify(mode("0x04")?, Some(&old_qr), Extras::default())
+        .await?;
+    out.line(&format!("old phone's QR at the café: {}", describe(&stale)))?;
+    ensure!(
+        stale.verdict.result == ResultCode::CredentialSuperseded,
+        "the old phone's QR must be refused as superseded"
+    );
+    let sync = wallet.sync().await?;
+    ensure!(
+        sync.wiped && sync.status == CredentialStatus::Superseded,
+        "the old wallet must wipe"
+    );
+    ensure!(!wallet.is_enrolled());
+    out.ok("old phone synced: credential superseded and wiped from it")?;
+
+    // ---------------------------------------------------------- history
+    out.step("Who verified me (the citizen's history, fetched device-signed)")?;
+    let history = wallet2.history(20).await?;
+    ensure!(history.len() >= 4, "history should list the verifications");
+    for h in &history {
+        out.line(&format!(
+            "{:<32} mode {:<6} {}",
+            h.rp_name,
+            h.mode.to_string(),
+            h.result.name()
+        ))?;
+    }
+    let audit = platform.store().verify_audit().await?;
+    ensure!(audit.first_break.is_none(), "the audit chain must be intact");
+    out.ok(&format!(
+        "{} verifications listed; operator audit chain intact ({} entries)",
+        history.len(),
+        audit.entries
+    ))?;
+
+    writeln!(out.w, "\nAll {} steps behaved as expected.", out.step)?;
+    if keep_running {
+        writeln!(
+            out.w,
+            "Platform still running at {url} (Ctrl-C to stop); data in {}",
+            data.display()
+        )?;
+        out.w.flush()?;
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    server.abort();
+    platform.store().close().await;
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! `wz models fetch`: the face models from the npm package
+//! `@vladmandic/human@3.3.6` (MIT), fetched with `npm pack`, SHA-256
+//! checked, and unpacked into the models cache. Nothing model-related is
+//! committed to the repository.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use sha2::Digest as _;
+
+const PACKAGE: &str = "@vladmandic/human@3.3.6";
+const TARBALL: &str = "vladmandic-human-3.3.6.tgz";
+const SHA256: &str = "425e9c51dbbca0c8934362b170cb0d54c2529c11c654b3c03092b16e9d6ad3f7";
+/// The models the engine loads (others in the package are not unpacked).
+const MODELS: [&str; 3] = ["blazeface", "faceres", "antispoof"];
+const DONE: &str = ".complete";
+
+/// Whether `dir` holds a complete, checked set of models.
+pub fn present(dir: &Path) -> bool {
+    dir.join(DONE).is_file()
+}
+
+/// Fetches the models into `dir` unless they are already there.
+pub fn ensure(dir: &Path, out: &mut impl Write) -> anyhow::Result<()> {
+    if present(dir) {
+        return Ok(());
+    }
+    writeln!(out, "    fetching face models ({PACKAGE}) into {}", dir.display())?;
+    fetch(dir)
+}
+
+/// Fetches (again) into `dir`.
+pub fn fetch(dir: &Path) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let status = std::process::Command::new("npm")
+        .args(["pack", "--silent", PACKAGE])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("running npm (install Node.js/npm, or set WZ_MODELS_DIR to a folder holding the models)")?;
+    if !status.success() {
+        bail!("npm pack {PACKAGE} failed ({status})");
+    }
+    let tgz = std::fs::read(tmp.path().join(TARBALL)).context("npm pack wrote no tarball")?;
+    let digest = hex::encode(sha2::Sha256::digest(&tgz));
+    if digest != SHA256 {
+        bail!("{TARBALL} has SHA-256 {digest}, expected {SHA256}: refusing it");
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tgz.as_slice()));
+    let mut unpacked = 0;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let Some(name) = path.strip_prefix("package/models").ok().and_then(|p| p.to_str()) else {
+            continue;
+        };
+        let wanted = MODELS
+            .iter()
+            .any(|m| name == format!("{m}.json") || (name.starts_with(m) && name.ends_with(".bin")));
+        // Plain file names only: nothing from the archive escapes `dir`.
+        if wanted && !name.contains('/') {
+            entry.unpack(dir.join(name))?;
+            unpacked += 1;
+        }
+    }
+    if unpacked < MODELS.len() * 2 {
+        bail!("{TARBALL} did not hold the expected models");
+    }
+    std::fs::write(dir.join(DONE), SHA256)?;
+    Ok(())
+}
