@@ -31,10 +31,11 @@ fn qr_text() -> String {
     .unwrap()
 }
 
-/// The code rotated by `deg` about the frame centre, on mid-grey, with
-/// deterministic noise of amplitude `noise`.
-fn frame(text: &str, deg: f32, noise: u8) -> Vec<u8> {
-    let code = wz_wallet::render::to_luma(&wz_wallet::render::symbol(text).unwrap(), 5);
+/// The code at `px` pixels a module, rotated by `deg` about the frame
+/// centre, on mid-grey, with deterministic noise of amplitude `noise`, then
+/// `blur` passes of a 3x3 box blur (defocus).
+fn frame(text: &str, px: u32, deg: f32, noise: u8, blur: usize) -> Vec<u8> {
+    let code = wz_wallet::render::to_luma(&wz_wallet::render::symbol(text).unwrap(), px);
     let (cw, ch) = (code.width() as f32, code.height() as f32);
     let (s, c) = deg.to_radians().sin_cos();
     let mut seed = 0x2545_f491_u32;
@@ -60,6 +61,21 @@ fn frame(text: &str, deg: f32, noise: u8) -> Vec<u8> {
             out.push((base + n).clamp(0, 255) as u8);
         }
     }
+    for _ in 0..blur {
+        let src = out.clone();
+        let (w, h) = (W as usize, H as usize);
+        for y in 1..h - 1 {
+            for x in 1..w - 1 {
+                let mut sum = 0u32;
+                for dy in 0..3 {
+                    for dx in 0..3 {
+                        sum += u32::from(src[(y + dy - 1) * w + x + dx - 1]);
+                    }
+                }
+                out[y * w + x] = (sum / 9) as u8;
+            }
+        }
+    }
     out
 }
 
@@ -79,19 +95,28 @@ fn rqrr_decode(luma: &[u8]) -> Option<String> {
 fn bench(c: &mut Criterion) {
     let text = qr_text();
     let angles = [0.0f32, 7.0, 15.0, 30.0, 45.0, 60.0, 90.0, 135.0];
-    for noise in [20u8, 50] {
+    // (pixels a module, noise amplitude, blur passes): from easy to hard.
+    for (px, noise, blur) in [
+        (5u32, 20u8, 0usize),
+        (5, 50, 0),
+        (3, 50, 0),
+        (3, 50, 1),
+        (2, 30, 0),
+        (3, 80, 1),
+        (2, 50, 1),
+    ] {
         let (mut a, mut b) = (0, 0);
         for deg in angles {
-            let f = frame(&text, deg, noise);
+            let f = frame(&text, px, deg, noise, blur);
             a += usize::from(rxing_decode(&f).as_deref() == Some(text.as_str()));
             b += usize::from(rqrr_decode(&f).as_deref() == Some(text.as_str()));
         }
         println!(
-            "noise ±{noise}: rxing decoded {a}/{n}, rqrr {b}/{n} (rotations {angles:?})",
+            "{px} px/module, noise ±{noise}, blur {blur}: rxing decoded {a}/{n}, rqrr {b}/{n} (rotations {angles:?})",
             n = angles.len()
         );
     }
-    let f = frame(&text, 15.0, 20);
+    let f = frame(&text, 5, 15.0, 20, 0);
     assert_eq!(rxing_decode(&f).as_deref(), Some(text.as_str()));
     let mut g = c.benchmark_group("scan_1280x720_rot15_noise20");
     g.sample_size(20);

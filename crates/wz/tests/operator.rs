@@ -122,9 +122,43 @@ fn operator_journey() {
         ])
         .assert()
         .failure();
+    // A preset fills modes, attributes and rate.
+    stdout(wz(dir).args(["keygen", "--out", "cafe.pem", "--public-out", "cafe.pub.pem"]));
+    let out = stdout(wz(dir).args([
+        "rp",
+        "register",
+        "--id",
+        "cafe-001",
+        "--name",
+        "Café",
+        "--pubkey",
+        "cafe.pub.pem",
+        "--preset",
+        "internet-cafe",
+    ]));
+    assert!(out.starts_with("registered cafe-001 (verifier)"), "{out}");
+    wz(dir)
+        .args([
+            "rp",
+            "register",
+            "--id",
+            "y",
+            "--name",
+            "Y",
+            "--pubkey",
+            "hotel.pub.pem",
+            "--preset",
+            "casino",
+        ])
+        .assert()
+        .failure();
     let out = stdout(wz(dir).args(["rp", "list"]));
     assert!(
         out.contains("hotel-001\tHotel\tverifier\tmodes=0x06,0x04\tattrs=name,id_number\t50/s"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cafe-001\tCafé\tverifier\tmodes=0x04\tattrs=age_over_18\t20/s"),
         "{out}"
     );
 
@@ -172,7 +206,7 @@ fn operator_journey() {
     // Audit: import, registration are logged and the chain holds.
     let out = stdout(wz(dir).args(["admin", "audit", "verify"]));
     assert!(
-        out.contains("chain intact") && out.contains("head seq 2"),
+        out.contains("chain intact") && out.contains("head seq 3"),
         "{out}"
     );
 
