@@ -14,6 +14,11 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 need_cargo_tool cargo-fuzz cargo-fuzz
 
+# The ROC plot of `wz face eval` labels its axes with DejaVu Sans.
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq fonts-dejavu-core
+fi
+
 # Face models: the TFJS graph models shipped in the npm package
 # @vladmandic/human (MIT), fetched by `wz models fetch` (npm pack, SHA-256
 # checked, unpacked into a cache outside the repository).

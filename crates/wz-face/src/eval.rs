@@ -22,7 +22,8 @@ pub struct EvalReport {
     pub tar_at_far: Vec<(f64, Option<(f32, f64)>)>,
     /// Equal error rate and the threshold where it occurs.
     pub eer: (f64, f32),
-    /// ROC points (threshold, FAR, TAR) every 0.01 of similarity.
+    /// ROC points (threshold, FAR, TAR), ascending threshold: every 0.01 of
+    /// similarity and at log-spaced FARs.
     pub roc: Vec<(f32, f64, f64)>,
 }
 
@@ -152,11 +153,23 @@ pub fn evaluate(models: &FaceModels, dir: &Path, threads: usize, far_targets: &[
             eer = ((far + frr) / 2.0, *t);
         }
     }
-    let roc = (-100..=100)
-        .map(|step| {
-            let t = step as f32 / 100.0;
-            (t, far_above(t), tar_above(t))
-        })
+    // Every 0.01 of similarity, plus thresholds at log-spaced FARs (ten a
+    // decade down to one impostor pair) so the low-FAR end is drawn finely.
+    let mut thresholds: Vec<f32> = (-100..=100).map(|step| step as f32 / 100.0).collect();
+    let min_far = 1.0 / impostor.len().max(1) as f64;
+    let mut far = 1.0f64;
+    while far >= min_far {
+        let k = (far * impostor.len() as f64).floor() as usize;
+        if let Some(t) = impostor.get(k.saturating_sub(1)) {
+            thresholds.push(*t);
+        }
+        far /= 10f64.powf(0.1);
+    }
+    thresholds.sort_by(f32::total_cmp);
+    thresholds.dedup();
+    let roc = thresholds
+        .into_iter()
+        .map(|t| (t, far_above(t), tar_above(t)))
         .collect();
     Ok(EvalReport {
         identities: ids.len(),

@@ -9,6 +9,7 @@ mod env;
 mod face;
 mod models;
 mod operator;
+mod plot;
 mod registry;
 mod serve;
 
@@ -138,6 +139,9 @@ enum FaceCommand {
         /// Also write the ROC points (threshold, FAR, TAR) as CSV here.
         #[arg(long)]
         roc_csv: Option<PathBuf>,
+        /// Where to draw the ROC curve (PNG).
+        #[arg(long, default_value = "face-roc.png")]
+        plot: PathBuf,
     },
 }
 
@@ -231,7 +235,12 @@ async fn main() -> anyhow::Result<()> {
                 config_path.display()
             )?;
         }
-        Command::Face(FaceCommand::Eval { dir, models, roc_csv }) => {
+        Command::Face(FaceCommand::Eval {
+            dir,
+            models,
+            roc_csv,
+            plot,
+        }) => {
             let models = models.unwrap_or_else(wz_face::default_models_dir);
             let m = wz_face::pipeline::FaceModels::load(&models)?;
             let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -264,6 +273,15 @@ async fn main() -> anyhow::Result<()> {
                 std::fs::write(&path, csv).with_context(|| format!("writing {}", path.display()))?;
                 writeln!(out, "ROC points written to {}", path.display())?;
             }
+            let title = format!(
+                "{} on {}",
+                wz_face::engine::MODEL_ID,
+                dir.file_name()
+                    .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
+            );
+            std::fs::write(&plot, plot::roc_png(&r, &title)?)
+                .with_context(|| format!("writing {}", plot.display()))?;
+            writeln!(out, "ROC plot written to {}", plot.display())?;
         }
         Command::Bench(BenchCommand::Verify {
             requests,

@@ -353,3 +353,32 @@ fn face_calibrate_writes_the_threshold() {
         .failure();
     assert_eq!(std::fs::read_to_string(dir.join("platform.toml")).unwrap(), text);
 }
+
+#[test]
+fn face_eval_prints_rates_and_draws_the_roc() {
+    // Two people from the face_recognition sdist photos, linked (not copied)
+    // into DIR/<identity>/ folders.
+    let faces = wz_face::default_models_dir().join("../../test-faces/face_recognition-1.3.0");
+    let tmp = tempfile::tempdir().unwrap();
+    let set = tmp.path().join("set");
+    for (who, files) in [
+        ("obama", &["obama.jpg", "obama2.jpg", "obama3.jpg"][..]),
+        ("biden", &["biden.jpg"][..]),
+    ] {
+        std::fs::create_dir_all(set.join(who)).unwrap();
+        for f in files {
+            std::os::unix::fs::symlink(faces.join(f), set.join(who).join(f)).unwrap();
+        }
+    }
+    let out = stdout(
+        wz(tmp.path())
+            .args(["face", "eval"])
+            .arg(&set)
+            .args(["--plot", "roc.png"]),
+    );
+    assert!(out.contains("2 identities, 4 images"), "{out}");
+    assert!(out.contains("3 genuine pairs, 3 impostor pairs"), "{out}");
+    assert!(out.contains("TAR at FAR 1e-4: too few impostor pairs"), "{out}");
+    let png = image::open(tmp.path().join("roc.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (900, 640));
+}
