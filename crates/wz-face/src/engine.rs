@@ -49,6 +49,10 @@ pub struct LiveCheck {
     pub score: f32,
     /// `score` at or above the threshold.
     pub matched: bool,
+    /// The package's passive anti-spoofing score of the first frame (higher
+    /// = more likely a real face), when the model is installed. Advisory:
+    /// it gates nothing (docs/face-models.md says why).
+    pub spoof_score: Option<f32>,
 }
 
 /// Detector + embedder + gates + liveness rules + threshold, cheap to clone.
@@ -91,6 +95,16 @@ impl Engine {
 
     /// Decode, require one face, measure; the face's yaw and embedding.
     fn observe(&self, bytes: &[u8], gates: &QualityGates) -> Result<Result<Observation, CaptureFault>> {
+        Ok(self.observe_scored(bytes, gates, false)?.map(|(o, _)| o))
+    }
+
+    /// [`Self::observe`], with the anti-spoofing score when `spoof` is set.
+    fn observe_scored(
+        &self,
+        bytes: &[u8],
+        gates: &QualityGates,
+        spoof: bool,
+    ) -> Result<Result<(Observation, Option<f32>), CaptureFault>> {
         let img: Rgb = match decode(bytes) {
             Ok(i) => i,
             Err(f) => return Ok(Err(f.into())),
@@ -107,10 +121,18 @@ impl Engine {
         if let Err(f) = gates.check(&q) {
             return Ok(Err(f.into()));
         }
-        Ok(Ok(Observation {
-            yaw: q.yaw,
-            embedding: self.models.embed(&img, &det)?,
-        }))
+        let spoof_score = if spoof {
+            self.models.antispoof_score(&img, &det)?
+        } else {
+            None
+        };
+        Ok(Ok((
+            Observation {
+                yaw: q.yaw,
+                embedding: self.models.embed(&img, &det)?,
+            },
+            spoof_score,
+        )))
     }
 
     /// Yaw and embedding of the one face in a photo, whatever its pose
@@ -151,10 +173,14 @@ impl Engine {
             ..self.gates
         };
         let mut seen = Vec::with_capacity(frames.len());
+        let mut spoof_score = None;
         for (i, f) in frames.iter().enumerate() {
             let gates = if i == 0 { &self.gates } else { &turned };
-            match self.observe(f, gates)? {
-                Ok(o) => seen.push(o),
+            match self.observe_scored(f, gates, i == 0)? {
+                Ok((o, s)) => {
+                    seen.push(o);
+                    spoof_score = spoof_score.or(s);
+                }
                 Err(fault) => return Ok(Err(fault)),
             }
         }
@@ -170,6 +196,7 @@ impl Engine {
             liveness,
             score,
             matched: score >= self.threshold,
+            spoof_score,
         }))
     }
 }

@@ -14,6 +14,9 @@ pub const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
 pub const MAX_SIDE: u32 = 4096;
 const DET_SIZE: usize = 256;
 const EMB_SIZE: usize = 224;
+const SPOOF_SIZE: usize = 128;
+/// Anti-spoofing crop side as a multiple of the detector box side.
+pub const SPOOF_CROP: f32 = 1.0;
 /// Detections below this score are ignored.
 pub const MIN_SCORE: f32 = 0.6;
 const NMS_IOU: f32 = 0.3;
@@ -108,6 +111,8 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 pub struct FaceModels {
     detector: Arc<TypedRunnableModel>,
     embedder: Arc<TypedRunnableModel>,
+    /// The package's passive anti-spoofing model, if its files are present.
+    antispoof: Option<Arc<TypedRunnableModel>>,
     /// Anchor centres (x, y) in [0, 1] for the 512 + 384 detector outputs.
     anchors: Arc<Vec<(f32, f32)>>,
 }
@@ -145,6 +150,12 @@ impl FaceModels {
         Ok(Self {
             detector: tfjs::runnable(&det, &[1, DET_SIZE, DET_SIZE, 3], None)?,
             embedder: tfjs::runnable(&emb, &[1, EMB_SIZE, EMB_SIZE, 3], Some(&["global_pooling/Mean"]))?,
+            antispoof: if dir.join("antispoof.json").is_file() {
+                let g = tfjs::load_graph(dir, "antispoof")?;
+                Some(tfjs::runnable(&g, &[1, SPOOF_SIZE, SPOOF_SIZE, 3], None)?)
+            } else {
+                None
+            },
             anchors: Arc::new(anchors()),
         })
     }
@@ -262,6 +273,31 @@ impl FaceModels {
             .collect();
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
         Ok(v.into_iter().map(|x| x / norm).collect())
+    }
+
+    /// The passive anti-spoofing model's score for one face (sigmoid; in the
+    /// package's own code higher means "real"), or `None` without the model.
+    /// Input: the detector box, square, [`SPOOF_CROP`] times its side, at
+    /// 128 x 128 with values in [0, 1]. Advisory only: see docs/face-models.md.
+    pub fn antispoof_score(&self, img: &Rgb, det: &Detection) -> Result<Option<f32>> {
+        let Some(model) = &self.antispoof else {
+            return Ok(None);
+        };
+        let side = (det.bbox[2] - det.bbox[0]).max(det.bbox[3] - det.bbox[1]) * SPOOF_CROP;
+        let (x0, y0) = (
+            (det.bbox[0] + det.bbox[2]) / 2.0 - side / 2.0,
+            (det.bbox[1] + det.bbox[3]) / 2.0 - side / 2.0,
+        );
+        let step = side / SPOOF_SIZE as f32;
+        let input = tract_ndarray::Array4::from_shape_fn((1, SPOOF_SIZE, SPOOF_SIZE, 3), |(_, y, x, c)| {
+            img.sample(x0 + (x as f32 + 0.5) * step, y0 + (y as f32 + 0.5) * step, c) / 255.0
+        });
+        let out = model.run(tvec!(input.into_tensor().into())).map_err(inf)?;
+        let score = out
+            .first()
+            .and_then(|t| t.to_plain_array_view::<f32>().ok()?.iter().next().copied())
+            .ok_or_else(|| inf("no antispoof output"))?;
+        Ok(Some(score))
     }
 
     /// Decode, require exactly one face, embed.

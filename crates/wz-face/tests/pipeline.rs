@@ -271,3 +271,78 @@ fn package_photos_same_person_scores_higher() {
     // A 32-bit (RGBA) PNG decodes too.
     assert!(decode(&std::fs::read(dir.join("32bit.png")).unwrap()).is_ok());
 }
+
+/// The engine as the platform uses it: versioned templates, live checks.
+#[test]
+fn engine_templates_and_live_checks() {
+    use wz_face::engine::{CaptureFault, EMBEDDING_LEN, MAX_FRAMES};
+    use wz_face::liveness::LivenessFault;
+    use wz_proto::api::LivenessAction::{TurnLeft, TurnRight};
+    // At the LFW equal-error threshold (the default, FAR 1e-4, is stricter
+    // than these unconstrained news photos of one man pass).
+    let engine = wz_face::Engine::new(models().clone(), Some(0.5262));
+    let pkg = package_faces();
+    let read = |p: PathBuf| std::fs::read(p).unwrap();
+    let template = engine.template(&read(pkg.join("obama.jpg"))).unwrap().unwrap();
+    assert_eq!(template.len(), EMBEDDING_LEN * 4);
+    assert_eq!(
+        engine.template(b"not an image").unwrap(),
+        Err(CaptureFault::Image(ImageFault::Undecodable))
+    );
+    // Without asked actions nothing is live; a stranger's template does not match.
+    let frame = read(pkg.join("obama2.jpg"));
+    let check = engine
+        .check_live(std::slice::from_ref(&frame), &[], &template)
+        .unwrap()
+        .unwrap();
+    assert_eq!(check.liveness, Some(LivenessFault::ActionMissing));
+    assert!(check.matched, "score {}", check.score);
+    let s = check.spoof_score.expect("antispoof model installed by setup");
+    assert!((0.0..=1.0).contains(&s));
+    let biden = engine.template(&read(pkg.join("biden.jpg"))).unwrap().unwrap();
+    assert!(
+        !engine
+            .check_live(std::slice::from_ref(&frame), &[], &biden)
+            .unwrap()
+            .unwrap()
+            .matched
+    );
+    // Another model's (or a damaged) template is refused; so are floods of frames.
+    assert_eq!(
+        engine
+            .check_live(std::slice::from_ref(&frame), &[], &template[..100])
+            .unwrap(),
+        Err(CaptureFault::TemplateMismatch)
+    );
+    assert_eq!(
+        engine
+            .check_live(&vec![frame; MAX_FRAMES + 1], &[], &template)
+            .unwrap(),
+        Err(CaptureFault::TooManyFrames)
+    );
+
+    // Real head turns, where the development set is present.
+    let Some(dir) = lfw() else { return };
+    let engine = wz_face::Engine::new(models().clone(), None);
+    let d = dir.join("Daniel_Radcliffe");
+    let template = engine.template(&read(d.join("3.jpg"))).unwrap().unwrap();
+    let (front, right, left) = (
+        read(d.join("4.jpg")),
+        read(d.join("1.jpg")),
+        read(d.join("2.jpg")),
+    );
+    let ok = engine
+        .check_live(
+            &[front.clone(), right.clone(), left.clone()],
+            &[TurnRight, TurnLeft],
+            &template,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!((ok.liveness, ok.matched), (None, true), "score {}", ok.score);
+    let wrong = engine
+        .check_live(&[front, right, left], &[TurnLeft, TurnRight], &template)
+        .unwrap()
+        .unwrap();
+    assert_eq!(wrong.liveness, Some(LivenessFault::ActionMissing));
+}

@@ -77,6 +77,8 @@ impl FaceEngine for RealFace {
         if let Some(why) = check.liveness {
             tracing::info!(reason = %why, "liveness not shown");
         }
+        // Scores only (no identity): for operators calibrating a passive check later.
+        tracing::debug!(similarity = check.score, antispoof = ?check.spoof_score, "face check");
         Ok(FaceVerdict {
             live: check.liveness.is_none(),
             matched: check.matched,
