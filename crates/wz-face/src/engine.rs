@@ -12,9 +12,9 @@ use crate::liveness::{self, LivenessFault, LivenessRules, Observation};
 use crate::pipeline::{FaceModels, ImageFault, Rgb, cosine, decode};
 use crate::quality::{self, QualityFault, QualityGates};
 
-/// The id templates from this engine carry; a template with another id is
-/// never compared with this engine's embeddings.
-pub const MODEL_ID: &str = "human-3.3.6/blazeface+faceres/v1";
+/// The id templates from the default engine carry; a template with another
+/// id is never compared with this engine's embeddings.
+pub const MODEL_ID: &str = crate::pipeline::FACERES_MODEL_ID;
 
 /// Similarity at which a live face matches when the operator has not
 /// calibrated one: the LFW development set's threshold for FAR 1e-4
@@ -23,6 +23,8 @@ pub const DEFAULT_THRESHOLD: f32 = 0.6829;
 
 /// Embedding length of faceres.
 pub const EMBEDDING_LEN: usize = 1024;
+/// Longest embedding any configured model may give.
+const MAX_EMBEDDING_LEN: usize = 4096;
 
 /// Most frames one liveness sequence may carry.
 pub const MAX_FRAMES: usize = 12;
@@ -68,6 +70,27 @@ impl Engine {
     /// Loads the models from `dir`; `threshold` as calibrated (else [`DEFAULT_THRESHOLD`]).
     pub fn load(dir: &Path, threshold: Option<f32>) -> Result<Self> {
         Ok(Self::new(FaceModels::load(dir)?, threshold))
+    }
+
+    /// Like [`Engine::load`], with an operator's ONNX embedder in place of faceres.
+    /// Its threshold must be calibrated: there is no default for it.
+    pub fn load_with(
+        dir: &Path,
+        threshold: Option<f32>,
+        embedder: Option<&crate::onnx::EmbedderSpec>,
+    ) -> Result<Self> {
+        if embedder.is_some() && threshold.is_none() {
+            return Err(crate::FaceEngineError::ModelFormat(
+                "an ONNX embedder needs face_threshold: run `wz face calibrate` first".to_owned(),
+            ));
+        }
+        Ok(Self::new(FaceModels::load_with(dir, embedder)?, threshold))
+    }
+
+    /// The id this engine's templates carry.
+    #[must_use]
+    pub fn model_id(&self) -> &str {
+        self.models.model_id()
     }
 
     /// An engine over already loaded models.
@@ -168,6 +191,7 @@ impl Engine {
         let Some(reference) = parse_template(template) else {
             return Ok(Err(CaptureFault::TemplateMismatch));
         };
+
         let turned = QualityGates {
             max_abs_yaw: f32::INFINITY,
             ..self.gates
@@ -183,6 +207,9 @@ impl Engine {
                 }
                 Err(fault) => return Ok(Err(fault)),
             }
+        }
+        if seen.first().is_some_and(|o| o.embedding.len() != reference.len()) {
+            return Ok(Err(CaptureFault::TemplateMismatch));
         }
         let liveness = if actions.is_empty() {
             // Liveness is required on every face path; without asked actions
@@ -203,6 +230,6 @@ impl Engine {
 
 fn parse_template(bytes: &[u8]) -> Option<Vec<f32>> {
     let (chunks, rest) = bytes.as_chunks::<4>();
-    (rest.is_empty() && chunks.len() == EMBEDDING_LEN)
+    (rest.is_empty() && !chunks.is_empty() && chunks.len() <= MAX_EMBEDDING_LEN)
         .then(|| chunks.iter().map(|c| f32::from_le_bytes(*c)).collect())
 }

@@ -5,6 +5,7 @@ pub mod engine;
 mod error;
 pub mod eval;
 pub mod liveness;
+pub mod onnx;
 pub mod pipeline;
 pub mod quality;
 pub mod tfjs;

@@ -106,11 +106,23 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     inter / (area(a) + area(b) - inter).max(1e-6)
 }
 
+/// The network that turns an aligned face into an embedding.
+#[derive(Clone)]
+enum Embedder {
+    /// The package's faceres (224 x 224 NHWC, raw 0..255).
+    Faceres(Arc<TypedRunnableModel>),
+    /// An operator's ONNX model.
+    Onnx(crate::onnx::OnnxEmbedder),
+}
+
+/// Template id of the package's faceres embeddings.
+pub const FACERES_MODEL_ID: &str = "human-3.3.6/blazeface+faceres/v1";
+
 /// The loaded models, ready to run (cheap to share).
 #[derive(Clone)]
 pub struct FaceModels {
     detector: Arc<TypedRunnableModel>,
-    embedder: Arc<TypedRunnableModel>,
+    embedder: Embedder,
     /// The package's passive anti-spoofing model, if its files are present.
     antispoof: Option<Arc<TypedRunnableModel>>,
     /// Anchor centres (x, y) in [0, 1] for the 512 + 384 detector outputs.
@@ -119,7 +131,7 @@ pub struct FaceModels {
 
 impl std::fmt::Debug for FaceModels {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FaceModels(blazeface, faceres)")
+        write!(f, "FaceModels(blazeface, {})", self.model_id())
     }
 }
 
@@ -145,11 +157,27 @@ fn inf(e: impl std::fmt::Display) -> FaceEngineError {
 impl FaceModels {
     /// Loads blazeface and faceres from `dir` (the unpacked `models/` folder).
     pub fn load(dir: &Path) -> Result<Self> {
+        Self::load_with(dir, None)
+    }
+
+    /// Loads blazeface from `dir` and, with `embedder`, that ONNX model in
+    /// place of faceres.
+    pub fn load_with(dir: &Path, embedder: Option<&crate::onnx::EmbedderSpec>) -> Result<Self> {
         let det = tfjs::load_graph(dir, "blazeface")?;
-        let emb = tfjs::load_graph(dir, "faceres")?;
+        let embedder = match embedder {
+            Some(spec) => Embedder::Onnx(crate::onnx::OnnxEmbedder::load(spec)?),
+            None => {
+                let emb = tfjs::load_graph(dir, "faceres")?;
+                Embedder::Faceres(tfjs::runnable(
+                    &emb,
+                    &[1, EMB_SIZE, EMB_SIZE, 3],
+                    Some(&["global_pooling/Mean"]),
+                )?)
+            }
+        };
         Ok(Self {
             detector: tfjs::runnable(&det, &[1, DET_SIZE, DET_SIZE, 3], None)?,
-            embedder: tfjs::runnable(&emb, &[1, EMB_SIZE, EMB_SIZE, 3], Some(&["global_pooling/Mean"]))?,
+            embedder,
             antispoof: if dir.join("antispoof.json").is_file() {
                 let g = tfjs::load_graph(dir, "antispoof")?;
                 Some(tfjs::runnable(&g, &[1, SPOOF_SIZE, SPOOF_SIZE, 3], None)?)
@@ -236,20 +264,29 @@ impl FaceModels {
         Ok(kept)
     }
 
+    /// The id templates from this embedder carry.
+    #[must_use]
+    pub fn model_id(&self) -> &str {
+        match &self.embedder {
+            Embedder::Faceres(_) => FACERES_MODEL_ID,
+            Embedder::Onnx(o) => &o.spec.model_id,
+        }
+    }
+
     /// The face cropped upright (rotated so the eyes are level), centred on
-    /// the detector's box, [`CROP_SCALE`] times its side, scaled to the
-    /// embedder's 224 x 224 input with raw 0..255 RGB values.
-    fn aligned(img: &Rgb, det: &Detection) -> tract_ndarray::Array4<f32> {
+    /// the detector's box, `crop_scale` times its side, scaled to a
+    /// `size` x `size` NHWC crop with raw 0..255 RGB values.
+    fn aligned(img: &Rgb, det: &Detection, size: usize, crop_scale: f32) -> tract_ndarray::Array4<f32> {
         let [re, le] = [det.keypoints[0], det.keypoints[1]];
         let (dx, dy) = (le[0] - re[0], le[1] - re[1]);
         let angle = dy.atan2(dx);
         let (cos, sin) = (angle.cos(), angle.sin());
         let box_side = (det.bbox[2] - det.bbox[0]).max(det.bbox[3] - det.bbox[1]);
-        let side = box_side * CROP_SCALE;
+        let side = box_side * crop_scale;
         let cx = (det.bbox[0] + det.bbox[2]) / 2.0;
         let cy = (det.bbox[1] + det.bbox[3]) / 2.0;
-        let step = side / EMB_SIZE as f32;
-        tract_ndarray::Array4::from_shape_fn((1, EMB_SIZE, EMB_SIZE, 3), |(_, y, x, c)| {
+        let step = side / size as f32;
+        tract_ndarray::Array4::from_shape_fn((1, size, size, 3), |(_, y, x, c)| {
             let u = (x as f32 + 0.5) * step - side / 2.0;
             let v = (y as f32 + 0.5) * step - side / 2.0;
             img.sample(cx + u * cos - v * sin, cy + u * sin + v * cos, c)
@@ -258,19 +295,28 @@ impl FaceModels {
 
     /// The L2-normalised embedding of one detected face.
     pub fn embed(&self, img: &Rgb, det: &Detection) -> Result<Vec<f32>> {
-        let input = Self::aligned(img, det);
-        let out = self
-            .embedder
-            .run(tvec!(input.into_tensor().into()))
-            .map_err(inf)?;
-        let v: Vec<f32> = out
-            .first()
-            .ok_or_else(|| inf("no embedding"))?
-            .to_plain_array_view::<f32>()
-            .map_err(inf)?
-            .iter()
-            .copied()
-            .collect();
+        let v: Vec<f32> = match &self.embedder {
+            Embedder::Faceres(model) => {
+                let input = Self::aligned(img, det, EMB_SIZE, CROP_SCALE);
+                let out = model.run(tvec!(input.into_tensor().into())).map_err(inf)?;
+                out.first()
+                    .ok_or_else(|| inf("no embedding"))?
+                    .to_plain_array_view::<f32>()
+                    .map_err(inf)?
+                    .iter()
+                    .copied()
+                    .collect()
+            }
+            Embedder::Onnx(o) => {
+                let crop = Self::aligned(
+                    img,
+                    det,
+                    o.spec.input_size,
+                    o.spec.crop_scale.unwrap_or(CROP_SCALE),
+                );
+                o.run(&crop)?
+            }
+        };
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
         Ok(v.into_iter().map(|x| x / norm).collect())
     }

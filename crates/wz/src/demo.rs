@@ -251,7 +251,11 @@ pub async fn run(
 
     // ---------------------------------------------------------- registry
     out.step("Registry: synthetic people, real face photos (referenced in place)")?;
-    let engine = wz_face::Engine::load(&face::models_dir(&config), config.face_threshold)?;
+    let engine = wz_face::Engine::load_with(
+        &face::models_dir(&config),
+        config.face_threshold,
+        face::embedder_spec(&config)?.as_ref(),
+    )?;
     let (citizen, photos) = find_citizen(&engine, &faces)?;
     let mut people = vec![photos];
     people.extend(

@@ -16,6 +16,40 @@ pub fn models_dir(config: &PlatformConfig) -> PathBuf {
         .map_or_else(wz_face::default_models_dir, PathBuf::from)
 }
 
+/// The configured ONNX embedder, if any, as the face engine takes it.
+pub fn embedder_spec(config: &PlatformConfig) -> anyhow::Result<Option<wz_face::onnx::EmbedderSpec>> {
+    let Some(e) = &config.face_embedder else {
+        return Ok(None);
+    };
+    let layout = match e.layout.as_str() {
+        "nchw" => wz_face::onnx::Layout::Nchw,
+        "nhwc" => wz_face::onnx::Layout::Nhwc,
+        _ => anyhow::bail!("face_embedder.layout must be nchw or nhwc"),
+    };
+    Ok(Some(wz_face::onnx::EmbedderSpec {
+        path: PathBuf::from(&e.path),
+        model_id: e.model_id.clone(),
+        input_size: e.input_size,
+        layout,
+        mean: e.mean,
+        std: e.std,
+        output: e.output.clone(),
+        crop_scale: e.crop_scale,
+    }))
+}
+
+/// Detector and embedder as configured (for evaluation and calibration).
+pub fn models(
+    config: &PlatformConfig,
+    dir: Option<PathBuf>,
+) -> anyhow::Result<wz_face::pipeline::FaceModels> {
+    let dir = dir.unwrap_or_else(|| models_dir(config));
+    Ok(wz_face::pipeline::FaceModels::load_with(
+        &dir,
+        embedder_spec(config)?.as_ref(),
+    )?)
+}
+
 /// `wz_face::Engine` as the platform sees it.
 #[derive(Debug, Clone)]
 pub struct RealFace(wz_face::Engine);
@@ -49,7 +83,7 @@ fn engine_failed(e: &wz_face::FaceEngineError) -> FaceError {
 
 impl FaceEngine for RealFace {
     fn model_id(&self) -> &str {
-        wz_face::engine::MODEL_ID
+        self.0.model_id()
     }
 
     fn supported_actions(&self) -> &[LivenessAction] {

@@ -217,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
             if !(far > 0.0 && far < 1.0) {
                 bail!("--far must be between 0 and 1");
             }
-            let m = wz_face::pipeline::FaceModels::load(&models.unwrap_or_else(wz_face::default_models_dir))?;
+            let m = face::models(&config, models)?;
             let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
             let r = wz_face::eval::evaluate(&m, &dir, threads, &[far])?;
             let Some((_, Some((threshold, tar)))) = r.tar_at_far.first().copied() else {
@@ -241,8 +241,7 @@ async fn main() -> anyhow::Result<()> {
             roc_csv,
             plot,
         }) => {
-            let models = models.unwrap_or_else(wz_face::default_models_dir);
-            let m = wz_face::pipeline::FaceModels::load(&models)?;
+            let m = face::models(&config, models)?;
             let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
             let r = wz_face::eval::evaluate(&m, &dir, threads, &[1e-2, 1e-3, 1e-4])?;
             writeln!(
@@ -275,7 +274,7 @@ async fn main() -> anyhow::Result<()> {
             }
             let title = format!(
                 "{} on {}",
-                wz_face::engine::MODEL_ID,
+                m.model_id(),
                 dir.file_name()
                     .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
             );

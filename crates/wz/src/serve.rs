@@ -17,7 +17,10 @@ pub async fn run(config: PlatformConfig) -> anyhow::Result<()> {
     tracing::info!(
         %addr,
         backend = ?platform.store().backend(),
-        face_model = wz_face::engine::MODEL_ID,
+        face_model = config
+            .face_embedder
+            .as_ref()
+            .map_or(wz_face::engine::MODEL_ID, |e| e.model_id.as_str()),
         face_threshold = config.face_threshold.unwrap_or(wz_face::engine::DEFAULT_THRESHOLD),
         "wz serve listening"
     );
