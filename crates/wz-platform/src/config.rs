@@ -44,34 +44,10 @@ pub struct PlatformConfig {
     /// Folder holding the face models (`wz models fetch` fills it);
     /// default `$WZ_MODELS_DIR/human-3.3.6` or `~/.cache/wangzheng/models/human-3.3.6`.
     pub models_dir: Option<String>,
-    /// An operator's ONNX face embedder in place of the package's faceres
-    /// (`[face_embedder]` table; see docs/face-models.md). Needs a
-    /// calibrated `face_threshold`.
-    pub face_embedder: Option<FaceEmbedderConfig>,
-}
-
-/// `[face_embedder]`: how to run an ONNX embedder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaceEmbedderConfig {
-    /// The `.onnx` file.
-    pub path: String,
-    /// Id stored with each template, e.g. `arcface-r100/v1`.
-    pub model_id: String,
-    /// Square input side (112 for ArcFace).
-    pub input_size: usize,
-    /// `nchw` or `nhwc`.
-    pub layout: String,
-    /// Per-channel (R, G, B) mean subtracted from 0..255 values.
-    pub mean: [f32; 3],
-    /// Per-channel divisor.
-    pub std: [f32; 3],
-    /// Output node; the first output if absent.
-    #[serde(default)]
-    pub output: Option<String>,
-    /// Crop side as a multiple of the detector box (default 1.35).
-    #[serde(default)]
-    pub crop_scale: Option<f32>,
+    /// An operator's ONNX face embedder in place of the package's faceres:
+    /// the `[face_embedder]` table, read by the face engine (fields in
+    /// docs/face-models.md). Needs a calibrated `face_threshold`.
+    pub face_embedder: Option<toml::Table>,
 }
 
 impl Default for PlatformConfig {

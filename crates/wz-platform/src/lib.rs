@@ -14,7 +14,7 @@ mod platform;
 mod ratelimit;
 pub mod registry;
 
-pub use config::{FaceEmbedderConfig, PlatformConfig};
+pub use config::PlatformConfig;
 pub use error::{PlatformError, Result};
 pub use platform::{
     PURPOSE_LIGHT, PURPOSE_UPGRADED, PURPOSE_VERIFY, Platform, RpRegistration, SignedReply, china_date,

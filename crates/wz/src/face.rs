@@ -16,26 +16,17 @@ pub fn models_dir(config: &PlatformConfig) -> PathBuf {
         .map_or_else(wz_face::default_models_dir, PathBuf::from)
 }
 
-/// The configured ONNX embedder, if any, as the face engine takes it.
+/// The configured ONNX embedder (`[face_embedder]`), if any.
 pub fn embedder_spec(config: &PlatformConfig) -> anyhow::Result<Option<wz_face::onnx::EmbedderSpec>> {
-    let Some(e) = &config.face_embedder else {
-        return Ok(None);
-    };
-    let layout = match e.layout.as_str() {
-        "nchw" => wz_face::onnx::Layout::Nchw,
-        "nhwc" => wz_face::onnx::Layout::Nhwc,
-        _ => anyhow::bail!("face_embedder.layout must be nchw or nhwc"),
-    };
-    Ok(Some(wz_face::onnx::EmbedderSpec {
-        path: PathBuf::from(&e.path),
-        model_id: e.model_id.clone(),
-        input_size: e.input_size,
-        layout,
-        mean: e.mean,
-        std: e.std,
-        output: e.output.clone(),
-        crop_scale: e.crop_scale,
-    }))
+    config
+        .face_embedder
+        .as_ref()
+        .map(|t| {
+            toml::Value::Table(t.clone())
+                .try_into()
+                .map_err(|e| anyhow::anyhow!("[face_embedder] in the config: {e}"))
+        })
+        .transpose()
 }
 
 /// Detector and embedder as configured (for evaluation and calibration).
@@ -118,5 +109,33 @@ impl FaceEngine for RealFace {
             matched: check.matched,
             score: check.score,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn face_embedder_table_is_read_and_checked() {
+        let config = wz_platform::PlatformConfig::from_toml(
+            "face_threshold = 0.41\n[face_embedder]\npath = \"/m/arcface.onnx\"\nmodel_id = \"arcface/v1\"\n\
+             input_size = 112\nlayout = \"nchw\"\nmean = [127.5, 127.5, 127.5]\nstd = [128.0, 128.0, 128.0]\n",
+        )
+        .unwrap();
+        let spec = super::embedder_spec(&config).unwrap().unwrap();
+        assert_eq!((spec.model_id.as_str(), spec.input_size), ("arcface/v1", 112));
+        assert_eq!(spec.layout, wz_face::onnx::Layout::Nchw);
+        assert_eq!(spec.output, None);
+        let bad = wz_platform::PlatformConfig::from_toml(
+            "[face_embedder]\npath = \"x\"\nmodel_id = \"y\"\ninput_size = 112\nlayout = \"chwn\"\nmean = [0, 0, 0]\nstd = [1, 1, 1]\n",
+        )
+        .unwrap();
+        assert!(super::embedder_spec(&bad).is_err());
+        assert!(
+            super::embedder_spec(&wz_platform::PlatformConfig::default())
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -20,7 +20,9 @@ pub async fn run(config: PlatformConfig) -> anyhow::Result<()> {
         face_model = config
             .face_embedder
             .as_ref()
-            .map_or(wz_face::engine::MODEL_ID, |e| e.model_id.as_str()),
+            .and_then(|e| e.get("model_id"))
+            .and_then(toml::Value::as_str)
+            .unwrap_or(wz_face::engine::MODEL_ID),
         face_threshold = config.face_threshold.unwrap_or(wz_face::engine::DEFAULT_THRESHOLD),
         "wz serve listening"
     );
