@@ -23,7 +23,7 @@ fi
 # @vladmandic/human (MIT), fetched by `wz models fetch` (npm pack, SHA-256
 # checked, unpacked into a cache outside the repository).
 models_dir="${WZ_MODELS_DIR:-${HOME:-/root}/.cache/wangzheng/models}/human-3.3.6"
-if [ ! -f "$models_dir/.complete" ]; then
+if [ ! -f "$models_dir/.complete" ] || [ ! -f "$models_dir/facemesh.json" ]; then
     command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq npm; }
     cargo run --quiet --locked -p wz -- models fetch
 fi

@@ -113,19 +113,25 @@ impl Engine {
     /// The actions [`Engine::check_live`] can verify.
     #[must_use]
     pub fn supported_actions(&self) -> &'static [LivenessAction] {
-        &liveness::SUPPORTED
+        if self.models.has_mesh() {
+            &liveness::WITH_MESH
+        } else {
+            &liveness::HEAD_TURNS
+        }
     }
 
     /// Decode, require one face, measure; the face's yaw and embedding.
     fn observe(&self, bytes: &[u8], gates: &QualityGates) -> Result<Result<Observation, CaptureFault>> {
-        Ok(self.observe_scored(bytes, gates, false)?.map(|(o, _)| o))
+        Ok(self.observe_scored(bytes, gates, false, false)?.map(|(o, _)| o))
     }
 
-    /// [`Self::observe`], with the anti-spoofing score when `spoof` is set.
+    /// [`Self::observe`], with mouth openness when `mouth` is set (and the
+    /// mesh model is installed) and the anti-spoofing score when `spoof` is.
     fn observe_scored(
         &self,
         bytes: &[u8],
         gates: &QualityGates,
+        mouth: bool,
         spoof: bool,
     ) -> Result<Result<(Observation, Option<f32>), CaptureFault>> {
         let img: Rgb = match decode(bytes) {
@@ -149,9 +155,17 @@ impl Engine {
         } else {
             None
         };
+        let mouth = if mouth {
+            self.models
+                .landmarks(&img, &det)?
+                .and_then(|l| liveness::mouth_openness(&l))
+        } else {
+            None
+        };
         Ok(Ok((
             Observation {
                 yaw: q.yaw,
+                mouth,
                 embedding: self.models.embed(&img, &det)?,
             },
             spoof_score,
@@ -200,7 +214,7 @@ impl Engine {
         let mut spoof_score = None;
         for (i, f) in frames.iter().enumerate() {
             let gates = if i == 0 { &self.gates } else { &turned };
-            match self.observe_scored(f, gates, i == 0)? {
+            match self.observe_scored(f, gates, true, i == 0)? {
                 Ok((o, s)) => {
                     seen.push(o);
                     spoof_score = spoof_score.or(s);

@@ -15,6 +15,9 @@ pub const MAX_SIDE: u32 = 4096;
 const DET_SIZE: usize = 256;
 const EMB_SIZE: usize = 224;
 const SPOOF_SIZE: usize = 128;
+const MESH_SIZE: usize = 192;
+/// Face-mesh crop side as a multiple of the detector box side.
+pub const MESH_CROP: f32 = 1.6;
 /// Anti-spoofing crop side as a multiple of the detector box side.
 pub const SPOOF_CROP: f32 = 1.0;
 /// Detections below this score are ignored.
@@ -123,6 +126,8 @@ pub const FACERES_MODEL_ID: &str = "human-3.3.6/blazeface+faceres/v1";
 pub struct FaceModels {
     detector: Arc<TypedRunnableModel>,
     embedder: Embedder,
+    /// The package's face-mesh model (468 landmarks), if its files are present.
+    mesh: Option<Arc<TypedRunnableModel>>,
     /// The package's passive anti-spoofing model, if its files are present.
     antispoof: Option<Arc<TypedRunnableModel>>,
     /// Anchor centres (x, y) in [0, 1] for the 512 + 384 detector outputs.
@@ -178,6 +183,16 @@ impl FaceModels {
         Ok(Self {
             detector: tfjs::runnable(&det, &[1, DET_SIZE, DET_SIZE, 3], None)?,
             embedder,
+            mesh: if dir.join("facemesh.json").is_file() {
+                let g = tfjs::load_graph(dir, "facemesh")?;
+                Some(tfjs::runnable(
+                    &g,
+                    &[1, MESH_SIZE, MESH_SIZE, 3],
+                    Some(&["Identity_2"]),
+                )?)
+            } else {
+                None
+            },
             antispoof: if dir.join("antispoof.json").is_file() {
                 let g = tfjs::load_graph(dir, "antispoof")?;
                 Some(tfjs::runnable(&g, &[1, SPOOF_SIZE, SPOOF_SIZE, 3], None)?)
@@ -319,6 +334,31 @@ impl FaceModels {
         };
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
         Ok(v.into_iter().map(|x| x / norm).collect())
+    }
+
+    /// Whether the face-mesh model is installed.
+    #[must_use]
+    pub fn has_mesh(&self) -> bool {
+        self.mesh.is_some()
+    }
+
+    /// The 468 face-mesh landmarks (x, y in crop pixels of a 192 x 192
+    /// upright crop, z relative depth), or `None` without the model.
+    pub fn landmarks(&self, img: &Rgb, det: &Detection) -> Result<Option<Vec<[f32; 3]>>> {
+        let Some(model) = &self.mesh else {
+            return Ok(None);
+        };
+        let crop = Self::aligned(img, det, MESH_SIZE, MESH_CROP).mapv(|v| v / 255.0);
+        let out = model.run(tvec!(crop.into_tensor().into())).map_err(inf)?;
+        let flat: Vec<f32> = out
+            .first()
+            .ok_or_else(|| inf("no mesh output"))?
+            .to_plain_array_view::<f32>()
+            .map_err(inf)?
+            .iter()
+            .copied()
+            .collect();
+        Ok(Some(flat.as_chunks::<3>().0.to_vec()))
     }
 
     /// The passive anti-spoofing model's score for one face (sigmoid; in the

@@ -195,6 +195,10 @@ fn observe(path: &std::path::Path) -> wz_face::liveness::Observation {
     let det = models().detect(&img).unwrap()[0];
     wz_face::liveness::Observation {
         yaw: wz_face::quality::yaw(&det),
+        mouth: models()
+            .landmarks(&img, &det)
+            .unwrap()
+            .and_then(|l| wz_face::liveness::mouth_openness(&l)),
         embedding: models().embed(&img, &det).unwrap(),
     }
 }
@@ -202,7 +206,7 @@ fn observe(path: &std::path::Path) -> wz_face::liveness::Observation {
 #[test]
 fn action_liveness_on_real_photos() {
     use wz_face::liveness::{LivenessFault, LivenessRules, check};
-    use wz_proto::api::LivenessAction::{Blink, TurnLeft, TurnRight};
+    use wz_proto::api::LivenessAction::{Blink, OpenMouth, TurnLeft, TurnRight};
     let Some(dir) = lfw() else { return };
     let rules = LivenessRules::default();
     // One person: facing the camera, turned to his right, turned to his left.
@@ -245,6 +249,40 @@ fn action_liveness_on_real_photos() {
         Err(LivenessFault::TooFewFrames)
     );
     assert_eq!(check(&seq, &[Blink], &rules), Err(LivenessFault::Unsupported));
+
+    // Open mouth (face-mesh landmarks): mouth closed, then wide open, one person.
+    let b = dir.join("Brad_Garrett");
+    let (closed, open) = (observe(&b.join("3.jpg")), observe(&b.join("4.jpg")));
+    assert!(
+        closed.mouth.unwrap() < 0.2 && open.mouth.unwrap() > 0.45,
+        "{:?} {:?} yaw {} {}",
+        closed.mouth,
+        open.mouth,
+        closed.yaw,
+        open.yaw
+    );
+    assert_eq!(
+        check(&[closed.clone(), open.clone()], &[OpenMouth], &rules),
+        Ok(())
+    );
+    // Starting with the mouth open, never opening it, or the order mixed up fails.
+    assert_eq!(
+        check(&[open.clone(), closed.clone()], &[OpenMouth], &rules),
+        Err(LivenessFault::NotFrontalAtStart)
+    );
+    assert_eq!(
+        check(&[closed.clone(), closed.clone()], &[OpenMouth], &rules),
+        Err(LivenessFault::Static)
+    );
+    // Without the mesh model (no mouth measured) the action is not checkable.
+    let unmeasured = |o: &wz_face::liveness::Observation| wz_face::liveness::Observation {
+        mouth: None,
+        ..o.clone()
+    };
+    assert_eq!(
+        check(&[unmeasured(&closed), unmeasured(&open)], &[OpenMouth], &rules),
+        Err(LivenessFault::Unsupported)
+    );
 }
 
 /// Photos of two people from the face_recognition 1.3.0 sdist, fetched by

@@ -48,6 +48,9 @@ pub struct PlatformConfig {
     /// the `[face_embedder]` table, read by the face engine (fields in
     /// docs/face-models.md). Needs a calibrated `face_threshold`.
     pub face_embedder: Option<toml::Table>,
+    /// Liveness actions challenges may ask (`turn_left`, `turn_right`,
+    /// `open_mouth`, …), among those the engine can check; all of those if unset.
+    pub liveness_actions: Option<Vec<wz_proto::api::LivenessAction>>,
 }
 
 impl Default for PlatformConfig {
@@ -70,6 +73,7 @@ impl Default for PlatformConfig {
             face_threshold: None,
             models_dir: None,
             face_embedder: None,
+            liveness_actions: None,
         }
     }
 }

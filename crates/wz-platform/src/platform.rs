@@ -817,7 +817,25 @@ impl Platform {
             return Err(err(ResultCode::RequestMalformed, "unknown challenge purpose"));
         }
         let nonce = wz_crypto::random_array::<16>()?;
-        let actions = random_actions(self.face.supported_actions())?;
+        let pool: Vec<LivenessAction> = self
+            .face
+            .supported_actions()
+            .iter()
+            .filter(|a| {
+                self.config
+                    .liveness_actions
+                    .as_ref()
+                    .is_none_or(|allowed| allowed.contains(a))
+            })
+            .copied()
+            .collect();
+        if pool.is_empty() {
+            return Err(err(
+                ResultCode::Unavailable,
+                "no liveness action is both configured and checkable",
+            ));
+        }
+        let actions = random_actions(&pool)?;
         let row = ChallengeRow {
             challenge_id: hex::encode(wz_crypto::random_array::<16>()?),
             nonce: nonce.to_vec(),

@@ -109,12 +109,16 @@ fn minor() -> Person {
 }
 
 async fn env(backend: Backend) -> Env {
+    env_with(backend, PlatformConfig::default()).await
+}
+
+async fn env_with(backend: Backend, config: PlatformConfig) -> Env {
     let t = TestStore::new(backend).await.unwrap();
     let authority = Sm2PrivateKey::generate().unwrap();
     let config = PlatformConfig {
         admin_token: Some(ADMIN.into()),
         max_body_bytes: 256 * 1024,
-        ..PlatformConfig::default()
+        ..config
     };
     let platform = Arc::new(
         Platform::open(
@@ -419,6 +423,7 @@ async fn wallet_call<T: serde::de::DeserializeOwned>(
 }
 
 wz_store::on_both!(
+    configured_liveness_actions,
     whole_journey,
     request_level_faults,
     pin_lockout,
@@ -426,6 +431,40 @@ wz_store::on_both!(
     key_rotation_drains,
     rate_limit,
 );
+
+/// Challenges ask only actions that are both configured and checkable.
+async fn configured_liveness_actions(b: Backend) {
+    let e = env_with(
+        b,
+        PlatformConfig {
+            liveness_actions: Some(vec![LivenessAction::Blink, LivenessAction::OpenMouth]),
+            ..PlatformConfig::default()
+        },
+    )
+    .await;
+    for purpose in ["enrol-light", "verify"] {
+        assert_eq!(e.challenge(purpose).await.actions, vec![LivenessAction::Blink]);
+    }
+    e.finish().await;
+    // Nothing checkable left: challenges are refused, not made unpassable.
+    let e = env_with(
+        b,
+        PlatformConfig {
+            liveness_actions: Some(vec![LivenessAction::OpenMouth]),
+            ..PlatformConfig::default()
+        },
+    )
+    .await;
+    let r = e
+        .http
+        .post(format!("{}/v1/challenges", e.base))
+        .json(&serde_json::json!({ "purpose": "verify" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    e.finish().await;
+}
 
 async fn whole_journey(b: Backend) {
     let e = env(b).await;

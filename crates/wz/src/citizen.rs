@@ -29,6 +29,9 @@ pub struct LiveFrames {
     /// Frame with the head turned to the citizen's right.
     #[arg(long)]
     pub right: PathBuf,
+    /// Frame with the mouth wide open (when the platform asks for it).
+    #[arg(long)]
+    pub mouth_open: Option<PathBuf>,
 }
 
 impl LiveFrames {
@@ -40,6 +43,10 @@ impl LiveFrames {
             out.push(match a {
                 LivenessAction::TurnLeft => read(&self.left)?,
                 LivenessAction::TurnRight => read(&self.right)?,
+                LivenessAction::OpenMouth => match &self.mouth_open {
+                    Some(p) => read(p)?,
+                    None => bail!("the platform asks for an open mouth: pass --mouth-open FRAME"),
+                },
                 other => bail!("no frame for the action {other:?}"),
             });
         }

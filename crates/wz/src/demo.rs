@@ -81,6 +81,7 @@ fn find_citizen(engine: &wz_face::Engine, faces: &Path) -> anyhow::Result<(Citiz
                                 frontal: live.0.clone(),
                                 left: left.0.clone(),
                                 right: right.0.clone(),
+                                mouth_open: None,
                             },
                         },
                         photos,
@@ -229,6 +230,8 @@ pub async fn run(
         database_url: format!("sqlite://{}", data.join("platform.db").display()),
         listen: "127.0.0.1:0".to_owned(),
         card_authority_keys: vec![authority_pub.display().to_string()],
+        // The demo's frames are photos of head turns; none shows an open mouth.
+        liveness_actions: Some(vec![LivenessAction::TurnLeft, LivenessAction::TurnRight]),
         ..env::load_config(None)?
     };
     crate::models::ensure(&face::models_dir(&config), &mut *out.w)?;

@@ -13,12 +13,12 @@ const PACKAGE: &str = "@vladmandic/human@3.3.6";
 const TARBALL: &str = "vladmandic-human-3.3.6.tgz";
 const SHA256: &str = "425e9c51dbbca0c8934362b170cb0d54c2529c11c654b3c03092b16e9d6ad3f7";
 /// The models the engine loads (others in the package are not unpacked).
-const MODELS: [&str; 3] = ["blazeface", "faceres", "antispoof"];
+const MODELS: [&str; 4] = ["blazeface", "faceres", "antispoof", "facemesh"];
 const DONE: &str = ".complete";
 
 /// Whether `dir` holds a complete, checked set of models.
 pub fn present(dir: &Path) -> bool {
-    dir.join(DONE).is_file()
+    dir.join(DONE).is_file() && MODELS.iter().all(|m| dir.join(format!("{m}.json")).is_file())
 }
 
 /// Fetches the models into `dir` unless they are already there.

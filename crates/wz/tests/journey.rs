@@ -92,7 +92,8 @@ async fn serve(dir: &Path, database_url: &str, authority: &Sm2PrivateKey) -> Ser
     std::fs::write(
         &config,
         format!(
-            "database_url = \"{database_url}\"\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"{ADMIN}\"\ncard_authority_keys = [\"{}\"]\n",
+            "database_url = \"{database_url}\"\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"{ADMIN}\"\n\
+             card_authority_keys = [\"{}\"]\nliveness_actions = [\"turn_left\", \"turn_right\"]\n",
             pub_pem.display()
         ),
     )
