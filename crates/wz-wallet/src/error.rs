@@ -14,6 +14,10 @@ pub enum WalletError {
     WipedAfterFailures,
     #[error("wallet PIN must be 6 to 64 characters")]
     WeakPin,
+    #[error("this wallet shows its QR only after a local face check")]
+    FaceCheckRequired,
+    #[error("the local face check failed")]
+    FaceCheckFailed,
     #[error("this wallet holds no credential: enrol first")]
     NotEnrolled,
     #[error("the credential was {0}: it has been wiped from this device")]

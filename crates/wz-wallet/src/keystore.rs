@@ -39,6 +39,26 @@ pub struct WalletState {
     pub clock_offset: i64,
     /// The platform this wallet enrols with.
     pub platform_url: String,
+    /// Optional second unlock gate: the holder's face, checked on the
+    /// device before a QR is shown.
+    #[serde(default)]
+    pub face_gate: Option<FaceGate>,
+}
+
+/// The face template a local face check compares with.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaceGate {
+    /// Face model the template was made with.
+    pub model_id: String,
+    /// Template bytes, hex.
+    pub template: String,
+}
+
+impl std::fmt::Debug for FaceGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A face template is biometric data: never printed.
+        write!(f, "FaceGate({}, <redacted>)", self.model_id)
+    }
 }
 
 impl std::fmt::Debug for WalletState {

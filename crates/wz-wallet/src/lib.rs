@@ -9,5 +9,5 @@ pub mod render;
 mod wallet;
 
 pub use error::{Result, WalletError};
-pub use keystore::{FileKeystore, Holder, Keystore, WalletState};
+pub use keystore::{FaceGate, FileKeystore, Holder, Keystore, WalletState};
 pub use wallet::{QR_REFRESH_SECS, Summary, SyncOutcome, Wallet, mask_name};

@@ -44,6 +44,8 @@ pub struct Wallet<K: Keystore> {
     state: WalletState,
     device: Sm2PrivateKey,
     client: PlatformClient,
+    /// The local face check passed in this session.
+    face_checked: bool,
 }
 
 fn device_from(state: &WalletState) -> Result<Sm2PrivateKey> {
@@ -87,6 +89,7 @@ impl<K: Keystore> Wallet<K> {
             client: client(platform_url)?,
             state,
             device,
+            face_checked: false,
         })
     }
 
@@ -101,6 +104,7 @@ impl<K: Keystore> Wallet<K> {
             state,
             device,
             client,
+            face_checked: false,
         })
     }
 
@@ -195,10 +199,52 @@ impl<K: Keystore> Wallet<K> {
         Ok(cert.body.level)
     }
 
+    /// Turns the local face gate on (a template from the holder's photo,
+    /// made by a face engine on the device) or off (`None`).
+    pub fn set_face_gate(&mut self, gate: Option<(&str, &[u8])>) -> Result<()> {
+        self.state.face_gate = gate.map(|(model_id, template)| crate::keystore::FaceGate {
+            model_id: model_id.to_owned(),
+            template: hex::encode(template),
+        });
+        self.store.save(&self.state)
+    }
+
+    /// The face gate's model id and template, if the gate is on.
+    pub fn face_gate(&self) -> Result<Option<(String, Vec<u8>)>> {
+        self.state
+            .face_gate
+            .as_ref()
+            .map(|g| {
+                Ok((
+                    g.model_id.clone(),
+                    hex::decode(&g.template).map_err(|_| WalletError::Corrupt)?,
+                ))
+            })
+            .transpose()
+    }
+
+    /// Runs the local face check: `matches(model_id, template)` compares a
+    /// live frame with the stored template. Without a gate it passes.
+    pub fn check_face(&mut self, matches: impl FnOnce(&str, &[u8]) -> bool) -> Result<()> {
+        let Some((model_id, template)) = self.face_gate()? else {
+            self.face_checked = true;
+            return Ok(());
+        };
+        if matches(&model_id, &template) {
+            self.face_checked = true;
+            Ok(())
+        } else {
+            Err(WalletError::FaceCheckFailed)
+        }
+    }
+
     /// A fresh QR text: new counter (persisted first, so a crash never
     /// reuses one), platform time, random nonce, device signature, sealed to
     /// the platform's current encryption key.
     pub async fn qr(&mut self) -> Result<String> {
+        if self.state.face_gate.is_some() && !self.face_checked {
+            return Err(WalletError::FaceCheckRequired);
+        }
         let cert = self.credential()?;
         let platform = self.client.current_key(KeyUsage::Encryption).await?;
         self.state.counter = self.state.counter.checked_add(1).ok_or(WalletError::Corrupt)?;

@@ -103,8 +103,19 @@ pub enum WalletCommand {
     },
     /// Level, masked name and ID number, validity.
     Show,
+    /// Turn the local face check before the QR on (template from --photo) or off.
+    FaceLock {
+        /// A photo of the holder, facing the camera.
+        #[arg(long, conflicts_with = "off")]
+        photo: Option<PathBuf>,
+        #[arg(long)]
+        off: bool,
+    },
     /// The rotating QR: drawn here, optionally saved; --watch renews it every 60 s.
     Qr {
+        /// A live frame of the holder, when the face lock is on.
+        #[arg(long)]
+        face: Option<PathBuf>,
         #[arg(long)]
         png: Option<PathBuf>,
         #[arg(long)]
@@ -142,6 +153,12 @@ fn secret(var: &str, prompt: &str) -> anyhow::Result<String> {
 fn open_wallet(path: &Path) -> anyhow::Result<Wallet<FileKeystore>> {
     let pin = secret("WZ_WALLET_PIN", "wallet PIN")?;
     Ok(Wallet::unlock(FileKeystore::new(path), &pin, env::now())?)
+}
+
+/// The face engine on the device (the default models; a phone would use
+/// its own secure face unlock behind the same wallet call).
+fn local_face_engine() -> anyhow::Result<wz_face::Engine> {
+    Ok(wz_face::Engine::load(&wz_face::default_models_dir(), None)?)
 }
 
 fn date(s: &str) -> anyhow::Result<CivilDate> {
@@ -202,13 +219,49 @@ pub async fn wallet(args: WalletArgs, out: &mut impl Write) -> anyhow::Result<()
             writeln!(out, "holder     {name} {id}")?;
             writeln!(out, "valid      {} – {} (unix s)", s.not_before, s.not_after)?;
         }
+        WalletCommand::FaceLock { photo, off } => {
+            let mut w = open_wallet(path)?;
+            match (photo, off) {
+                (_, true) => {
+                    w.set_face_gate(None)?;
+                    writeln!(out, "face lock off")?;
+                }
+                (Some(p), false) => {
+                    let engine = local_face_engine()?;
+                    let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+                    let template = engine
+                        .template(&bytes)?
+                        .map_err(|f| anyhow::anyhow!("photo not usable: {f}"))?;
+                    w.set_face_gate(Some((engine.model_id(), &template)))?;
+                    writeln!(
+                        out,
+                        "face lock on: the QR is shown after a face check on this device"
+                    )?;
+                }
+                (None, false) => bail!("give --photo or --off"),
+            }
+        }
         WalletCommand::Qr {
+            face,
             png,
             svg,
             text,
             watch,
         } => {
             let mut w = open_wallet(path)?;
+            if w.face_gate()?.is_some() {
+                let frame = face.as_ref().context("the face lock is on: pass --face FRAME")?;
+                let frame = std::fs::read(frame).with_context(|| format!("reading {}", frame.display()))?;
+                let engine = local_face_engine()?;
+                w.check_face(|model_id, template| {
+                    model_id == engine.model_id()
+                        && engine
+                            .check_live(std::slice::from_ref(&frame), &[], template)
+                            .ok()
+                            .and_then(Result::ok)
+                            .is_some_and(|c| c.matched)
+                })?;
+            }
             loop {
                 let qr = w.qr().await?;
                 let symbol = wz_wallet::render::symbol(&qr)?;

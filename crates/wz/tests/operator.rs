@@ -382,3 +382,33 @@ fn face_eval_prints_rates_and_draws_the_roc() {
     let png = image::open(tmp.path().join("roc.png")).unwrap();
     assert_eq!((png.width(), png.height()), (900, 640));
 }
+
+#[test]
+fn wallet_face_lock_gates_the_qr() {
+    let faces = wz_face::default_models_dir().join("../../test-faces/face_recognition-1.3.0");
+    let tmp = tempfile::tempdir().unwrap();
+    let wallet = |args: &[&str]| {
+        let mut c = wz(tmp.path());
+        c.env("WZ_WALLET_PIN", "a-wallet-pin").arg("wallet").args(args);
+        c
+    };
+    stdout(&mut wallet(&["init", "--platform", "http://127.0.0.1:9"]));
+    let out = stdout(wallet(&["show"]).arg("--wallet").arg("wz-wallet/wallet.json"));
+    assert!(out.contains("no credential"), "{out}");
+    // A wrong wallet PIN opens nothing.
+    let failed = wz(tmp.path())
+        .env("WZ_WALLET_PIN", "not-the-pin")
+        .args(["wallet", "show"])
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&failed.get_output().stderr).contains("wrong wallet PIN"));
+    stdout(wallet(&["face-lock", "--photo"]).arg(faces.join("obama.jpg")));
+    let err =
+        |c: &mut Command| String::from_utf8_lossy(&c.assert().failure().get_output().stderr).into_owned();
+    assert!(err(&mut wallet(&["qr"])).contains("pass --face"));
+    assert!(err(wallet(&["qr", "--face"]).arg(faces.join("biden.jpg"))).contains("local face check failed"));
+    // The holder passes the gate; this wallet then still needs a credential.
+    assert!(err(wallet(&["qr", "--face"]).arg(faces.join("obama.jpg"))).contains("enrol first"));
+    stdout(&mut wallet(&["face-lock", "--off"]));
+    assert!(err(&mut wallet(&["qr"])).contains("enrol first"));
+}
