@@ -63,6 +63,12 @@ fn bench(c: &mut Criterion) {
             m.embed(&img, &d).unwrap()
         });
     });
+    c.bench_function("facemesh_landmarks", |bench| {
+        bench.iter(|| m.landmarks(black_box(&img), &det).unwrap())
+    });
+    c.bench_function("antispoof_score", |bench| {
+        bench.iter(|| m.antispoof_score(black_box(&img), &det).unwrap())
+    });
     c.bench_function("verify_1to1_two_jpegs", |bench| {
         bench.iter(|| {
             let ea = m.embed_single(black_box(&a)).unwrap().unwrap();
