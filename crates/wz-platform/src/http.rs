@@ -330,13 +330,27 @@ async fn wallet_cred(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> ApiResult<wz_store::CredentialRow> {
+) -> ApiResult<(wz_store::CredentialRow, RequestAuth)> {
     let auth = request_auth(headers)?;
     let target = signed_target(method, uri, body);
-    Ok(p.authenticate_wallet(&auth, &target, now().0).await?)
+    Ok((p.authenticate_wallet(&auth, &target, now().0).await?, auth))
 }
 
-#[utoipa::path(post, path = "/v1/wallet/status", tag = "wallet", params(SignedRequestHeaders), responses((status = 200, body = SyncResponse), (status = 401, body = Problem), (status = 422, body = Problem)))]
+/// A wallet reply signed by the platform and bound to the request nonce, so
+/// that nobody in between can tell a wallet to wipe itself.
+fn signed_wallet_reply(p: &Platform, auth: &RequestAuth, value: &impl Serialize) -> ApiResult<Response> {
+    let body = serde_json::to_vec(value)
+        .map_err(|_| PlatformError::new(ResultCode::InternalError, "reply encoding"))?;
+    Ok(signed(p.sign_reply(
+        200,
+        body,
+        &auth.rp_id,
+        &auth.nonce,
+        now().0,
+    )?))
+}
+
+#[utoipa::path(post, path = "/v1/wallet/status", tag = "wallet", params(SignedRequestHeaders), responses((status = 200, body = SyncResponse, description = "signed by the platform"), (status = 401, body = Problem), (status = 422, body = Problem)))]
 async fn wallet_status(
     State(p): State<Arc<Platform>>,
     method: Method,
@@ -345,8 +359,8 @@ async fn wallet_status(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body_or_problem(body)?;
-    let cred = wallet_cred(&p, &method, &uri, &headers, &body).await?;
-    Ok(Json(p.wallet_status(&cred, now().0)).into_response())
+    let (cred, auth) = wallet_cred(&p, &method, &uri, &headers, &body).await?;
+    signed_wallet_reply(&p, &auth, &p.wallet_status(&cred, now().0))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -354,7 +368,7 @@ struct HistoryQuery {
     limit: Option<u32>,
 }
 
-#[utoipa::path(post, path = "/v1/wallet/history", tag = "wallet", params(SignedRequestHeaders, HistoryQuery), responses((status = 200, body = Vec<HistoryEntry>), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/wallet/history", tag = "wallet", params(SignedRequestHeaders, HistoryQuery), responses((status = 200, body = Vec<HistoryEntry>, description = "signed by the platform"), (status = 422, body = Problem)))]
 async fn wallet_history(
     State(p): State<Arc<Platform>>,
     method: Method,
@@ -364,11 +378,11 @@ async fn wallet_history(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body_or_problem(body)?;
-    let cred = wallet_cred(&p, &method, &uri, &headers, &body).await?;
-    Ok(Json(p.wallet_history(&cred, q.limit.unwrap_or(100)).await?).into_response())
+    let (cred, auth) = wallet_cred(&p, &method, &uri, &headers, &body).await?;
+    signed_wallet_reply(&p, &auth, &p.wallet_history(&cred, q.limit.unwrap_or(100)).await?)
 }
 
-#[utoipa::path(post, path = "/v1/wallet/suspend", tag = "wallet", params(SignedRequestHeaders), responses((status = 200, body = SyncResponse), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/v1/wallet/suspend", tag = "wallet", params(SignedRequestHeaders), responses((status = 200, body = SyncResponse, description = "signed by the platform"), (status = 422, body = Problem)))]
 async fn wallet_suspend(
     State(p): State<Arc<Platform>>,
     method: Method,
@@ -377,8 +391,8 @@ async fn wallet_suspend(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body_or_problem(body)?;
-    let cred = wallet_cred(&p, &method, &uri, &headers, &body).await?;
-    Ok(Json(p.wallet_suspend(&cred, now().0).await?).into_response())
+    let (cred, auth) = wallet_cred(&p, &method, &uri, &headers, &body).await?;
+    signed_wallet_reply(&p, &auth, &p.wallet_suspend(&cred, now().0).await?)
 }
 
 // ------------------------------------------------------------------- admin

@@ -262,7 +262,7 @@ impl<K: Keystore> Wallet<K> {
         let cert = self.credential()?;
         let reply = self
             .client
-            .signed_post(path, &cert.body.cred_id.to_string(), &self.device, b"", false)
+            .signed_post(path, &cert.body.cred_id.to_string(), &self.device, b"", true)
             .await?;
         Ok(reply.json()?)
     }
