@@ -1,7 +1,8 @@
-//! The face engine as the platform sees it. The real engine (`wz-face`)
-//! implements this trait; until it is configured, [`NoFaceEngine`] answers
-//! every face request with `unavailable`, so no face check ever passes
-//! without a real comparison.
+//! The face engine as the platform sees it. `wz serve` plugs the real
+//! engine (`wz-face`, adapter in the `wz` binary) in behind this trait;
+//! [`NoFaceEngine`] serves tools that never look at a face, answering every
+//! face request with `unavailable`, so no face check can pass without a
+//! real comparison.
 
 use wz_proto::ResultCode;
 use wz_proto::api::LivenessAction;
