@@ -190,8 +190,11 @@ fn quality_gates_give_reasons() {
 }
 
 fn observe(path: &std::path::Path) -> wz_face::liveness::Observation {
-    let bytes = std::fs::read(path).unwrap();
-    let img = decode(&bytes).unwrap();
+    observe_bytes(&std::fs::read(path).unwrap())
+}
+
+fn observe_bytes(bytes: &[u8]) -> wz_face::liveness::Observation {
+    let img = decode(bytes).unwrap();
     let det = models().detect(&img).unwrap()[0];
     wz_face::liveness::Observation {
         yaw: wz_face::quality::yaw(&det),
@@ -230,6 +233,26 @@ fn action_liveness_on_real_photos() {
     let still = [front.clone(), front.clone(), front.clone(), front.clone()];
     assert_eq!(
         check(&still, &[TurnRight, TurnLeft], &rules),
+        Err(LivenessFault::Static)
+    );
+    // The photo itself shifted and scaled across frames (a photo moved in
+    // front of the camera) keeps its pose: no motion.
+    let shifted = observe_bytes(&transformed(&d.join("3.jpg"), |img| {
+        let mut canvas =
+            image::RgbImage::from_pixel(img.width() + 40, img.height() + 20, image::Rgb([90, 90, 90]));
+        image::imageops::overlay(&mut canvas, &img, 40, 20);
+        canvas
+    }));
+    let scaled = observe_bytes(&transformed(&d.join("3.jpg"), |img| {
+        image::imageops::resize(
+            &img,
+            img.width() * 13 / 10,
+            img.height() * 13 / 10,
+            image::imageops::FilterType::Triangle,
+        )
+    }));
+    assert_eq!(
+        check(&[front.clone(), shifted, scaled], &[TurnRight, TurnLeft], &rules),
         Err(LivenessFault::Static)
     );
     // Someone else's turned head in the middle fails.
