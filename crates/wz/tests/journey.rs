@@ -7,7 +7,13 @@
 //!
 //! Needs the LFW development set (../shared/data/faces/lfw-dev: head-turn
 //! frames for liveness); where it is absent the tests say so and return.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -149,6 +155,44 @@ async fn register(
     (t, key)
 }
 
+/// A loopback proxy to `url` that forwards the first request but drops its
+/// reply (the connection closes), then passes everything through.
+async fn drop_first_reply(url: &str) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&dropped);
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let upstream = url.trim_start_matches("http://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((mut client, _)) = listener.accept().await {
+            let mut server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+            if std::mem::take(&mut first) {
+                // Forward what the client sends, wait for the platform's
+                // answer, then hang up on the client without it.
+                let mut buf = vec![0u8; 1 << 16];
+                let n = tokio::time::timeout(Duration::from_millis(500), client.read(&mut buf))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                server.write_all(&buf[..n]).await.unwrap();
+                if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(5), server.read(&mut buf)).await
+                    && buf[..n].starts_with(b"HTTP/1.1 200")
+                {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                drop(client);
+                continue;
+            }
+            tokio::spawn(async move {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), dropped)
+}
+
 struct Photos {
     registry: PathBuf,
     frontal: PathBuf,
@@ -218,7 +262,7 @@ async fn journey_against_wz_serve(b: Backend) {
     let server = serve(dir, &database_url, &authority).await;
     let url = server.url.clone();
     let (hotel, _) = register(&url, "hotel", "verifier", &["0x06"], &["name", "id_number"]).await;
-    let (cafe, _) = register(&url, "cafe", "verifier", &["0x04"], &["age_over_18"]).await;
+    let (cafe, cafe_key) = register(&url, "cafe", "verifier", &["0x04"], &["age_over_18"]).await;
     let (police, _) = register(&url, "police", "trusted_terminal", &["0x03"], &[]).await;
 
     // Wallet: created, then a wrong PIN is refused and counted.
@@ -360,6 +404,27 @@ async fn journey_against_wz_serve(b: Backend) {
         "{e}"
     );
 
+    // A lost reply: the terminal retries the same signed request and gets
+    // the verdict, and the platform counted the verification once.
+    let (proxy, dropped) = drop_first_reply(&url).await;
+    let flaky = Terminal::new("cafe", cafe_key.clone(), &proxy, Duration::from_secs(5), 2).unwrap();
+    let v = flaky
+        .verify(qr_only, Some(&wallet.qr().await.unwrap()), Extras::default())
+        .await
+        .unwrap();
+    assert!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        "the platform answered the first try"
+    );
+    assert_eq!(v.verdict.result, ResultCode::Pass, "a retry is not a replay");
+    let passes_before = wallet
+        .history(100)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|h| h.result == ResultCode::Pass)
+        .count();
+
     // Lost phone: a new phone enrols; the old one's QR is refused, and its
     // next sync wipes the credential.
     let old_qr = wallet.qr().await.unwrap();
@@ -389,6 +454,11 @@ async fn journey_against_wz_serve(b: Backend) {
 
     // Who verified me: the citizen's history names the RPs.
     let history = phone2.history(50).await.unwrap();
+    assert_eq!(
+        history.iter().filter(|h| h.result == ResultCode::Pass).count(),
+        passes_before,
+        "the retried verification is in the history once"
+    );
     assert!(
         history
             .iter()
