@@ -20,8 +20,6 @@ pub enum WalletError {
     FaceCheckFailed,
     #[error("this wallet holds no credential: enrol first")]
     NotEnrolled,
-    #[error("the credential was {0}: it has been wiped from this device")]
-    Voided(&'static str),
     #[error("wallet file is damaged or not a wallet")]
     Corrupt,
     #[error("wallet storage: {0}")]

@@ -64,16 +64,6 @@ fn client(url: &str) -> Result<PlatformClient> {
     Ok(PlatformClient::new(url, Duration::from_secs(30), 0)?)
 }
 
-fn status_name(s: CredentialStatus) -> &'static str {
-    match s {
-        CredentialStatus::Active => "active",
-        CredentialStatus::Suspended => "suspended",
-        CredentialStatus::Revoked => "revoked",
-        CredentialStatus::Superseded => "superseded by a newer enrolment",
-        CredentialStatus::Expired => "expired",
-    }
-}
-
 impl<K: Keystore> Wallet<K> {
     /// Creates a new wallet (fresh device key, no credential) sealed under `pin`.
     pub fn init(mut store: K, pin: &str, platform_url: &str) -> Result<Self> {
@@ -320,15 +310,6 @@ impl<K: Keystore> Wallet<K> {
     /// Removes the wallet from this device.
     pub fn wipe(mut self) -> Result<()> {
         self.store.wipe()
-    }
-
-    /// Fails with [`WalletError::Voided`] if `status` means the credential is gone.
-    pub fn check_status(status: CredentialStatus) -> Result<()> {
-        if status.must_wipe() {
-            Err(WalletError::Voided(status_name(status)))
-        } else {
-            Ok(())
-        }
     }
 }
 
