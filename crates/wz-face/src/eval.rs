@@ -35,7 +35,9 @@ impl EvalReport {
     }
 }
 
-fn list(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
+/// A labelled face set `DIR/<identity>/<images>`: each identity folder's
+/// name and its JPEG/PNG files, both sorted.
+pub fn face_set(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
     let io = |_| FaceEngineError::ModelFormat(format!("cannot read {}", dir.display()));
     let mut ids = Vec::new();
     for e in std::fs::read_dir(dir).map_err(io)? {
@@ -70,7 +72,7 @@ fn list(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
 
 /// Embeds every image (on `threads` threads) and scores every pair.
 pub fn evaluate(models: &FaceModels, dir: &Path, threads: usize, far_targets: &[f64]) -> Result<EvalReport> {
-    let ids = list(dir)?;
+    let ids = face_set(dir)?;
     let jobs: Vec<(usize, &PathBuf)> = ids
         .iter()
         .enumerate()

@@ -54,24 +54,6 @@ pub fn default_faces_dir() -> Option<PathBuf> {
         .find(|p| p.is_dir())
 }
 
-fn images(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            matches!(
-                p.extension()
-                    .and_then(|e| e.to_str())
-                    .map(str::to_ascii_lowercase)
-                    .as_deref(),
-                Some("jpg" | "jpeg" | "png")
-            )
-        })
-        .collect();
-    out.sort();
-    Ok(out)
-}
-
 /// Card validity by age at issue (GB: under 16: 5 years, 16-25: 10, 26-45: 20, older: long-term).
 fn validity(birth: CivilDate, issued: CivilDate) -> Option<CivilDate> {
     let years = match birth.age_on(issued) {
@@ -90,16 +72,11 @@ fn validity(birth: CivilDate, issued: CivilDate) -> Option<CivilDate> {
 
 /// Each identity folder's images (sorted), for folders that hold any.
 pub fn identities(faces: &Path) -> anyhow::Result<Vec<Vec<PathBuf>>> {
-    let mut identities: Vec<PathBuf> = std::fs::read_dir(faces)
+    Ok(wz_face::eval::face_set(faces)
         .with_context(|| format!("reading face images from {}", faces.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    identities.sort();
-    Ok(identities
-        .iter()
-        .filter_map(|d| images(d).ok().filter(|v| !v.is_empty()))
+        .into_iter()
+        .map(|(_, imgs)| imgs)
+        .filter(|imgs| !imgs.is_empty())
         .collect())
 }
 
