@@ -235,7 +235,9 @@ pub async fn run(
         ..env::load_config(None)?
     };
     crate::models::ensure(&face::models_dir(&config), &mut *out.w)?;
-    let platform = Arc::new(env::open_platform(&config, env::Faces::Load).await?);
+    // One engine for the platform and for picking the citizen's frames.
+    let engine = face::engine(&config)?;
+    let platform = Arc::new(env::open_platform(&config, env::Faces::Loaded(Box::new(engine.clone()))).await?);
     let listener = tokio::net::TcpListener::bind(&config.listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
     let app = wz_platform::http::router(Arc::clone(&platform));
@@ -254,11 +256,6 @@ pub async fn run(
 
     // ---------------------------------------------------------- registry
     out.step("Registry: synthetic people, real face photos (referenced in place)")?;
-    let engine = wz_face::Engine::load_with(
-        &face::models_dir(&config),
-        config.face_threshold,
-        face::embedder_spec(&config)?.as_ref(),
-    )?;
     let (citizen, photos) = find_citizen(&engine, &faces)?;
     let mut people = vec![photos];
     people.extend(

@@ -155,10 +155,12 @@ pub fn card_authorities(config: &PlatformConfig) -> anyhow::Result<Vec<wz_crypto
 
 /// Opens store and platform as the config says.
 /// Whether a command needs the face models (loading them takes a second).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Faces {
     /// The real engine: serving, importing photos, enrolling.
     Load,
+    /// The real engine, already loaded by the caller.
+    Loaded(Box<wz_face::Engine>),
     /// Commands that never look at a face (RP and key administration).
     Skip,
 }
@@ -166,7 +168,8 @@ pub enum Faces {
 pub async fn open_platform(config: &PlatformConfig, faces: Faces) -> anyhow::Result<wz_platform::Platform> {
     prepare_data_dir(config)?;
     let face: std::sync::Arc<dyn wz_platform::face::FaceEngine> = match faces {
-        Faces::Load => std::sync::Arc::new(crate::face::RealFace::load(config)?),
+        Faces::Load => std::sync::Arc::new(crate::face::RealFace::new(crate::face::engine(config)?)),
+        Faces::Loaded(engine) => std::sync::Arc::new(crate::face::RealFace::new(*engine)),
         Faces::Skip => std::sync::Arc::new(wz_platform::face::NoFaceEngine),
     };
     let master = master_key(config)?;

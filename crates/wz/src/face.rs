@@ -45,13 +45,21 @@ pub fn models(
 #[derive(Debug, Clone)]
 pub struct RealFace(wz_face::Engine);
 
+/// The engine the config describes: its models folder, calibrated
+/// threshold and, if configured, ONNX embedder.
+pub fn engine(config: &PlatformConfig) -> anyhow::Result<wz_face::Engine> {
+    Ok(wz_face::Engine::load_with(
+        &models_dir(config),
+        config.face_threshold,
+        embedder_spec(config)?.as_ref(),
+    )?)
+}
+
 impl RealFace {
-    /// Loads the models named by the config, with its calibrated threshold.
-    pub fn load(config: &PlatformConfig) -> anyhow::Result<Self> {
-        Ok(Self(wz_face::Engine::load(
-            &models_dir(config),
-            config.face_threshold,
-        )?))
+    /// The platform's face engine over an already loaded one.
+    #[must_use]
+    pub fn new(engine: wz_face::Engine) -> Self {
+        Self(engine)
     }
 }
 
