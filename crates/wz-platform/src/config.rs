@@ -1,13 +1,71 @@
 //! Platform settings: TOML file with `WZ_*` environment overrides.
 
-use serde::{Deserialize, Serialize};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
 
 use crate::{PlatformError, Result};
 use wz_proto::ResultCode;
 
-/// Everything an operator can tune. Secrets are not here: the master key
-/// comes from `WZ_MASTER_KEY` or `master_key_file`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The operator's bearer token for the admin API: zeroized when dropped,
+/// printed as `<redacted>`, compared in constant time.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct AdminToken(SecretString);
+
+impl AdminToken {
+    /// Shortest token accepted at start (a guessable token is worse than none).
+    pub const MIN_LEN: usize = 16;
+
+    /// Refuses empty, short or whitespace-padded tokens.
+    pub fn check_strength(&self) -> Result<()> {
+        let t = self.0.expose_secret();
+        if t.trim() != t || t.chars().count() < Self::MIN_LEN {
+            return Err(PlatformError::new(
+                ResultCode::InternalError,
+                "admin token must be at least 16 characters with no surrounding spaces",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `given` is the token. Both sides are hashed first and the
+    /// digests compared in constant time, so timing says nothing about it.
+    #[must_use]
+    pub fn matches(&self, given: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let want = wz_crypto::sm3(self.0.expose_secret().as_bytes());
+        bool::from(wz_crypto::sm3(given.as_bytes()).ct_eq(&want))
+    }
+}
+
+impl From<String> for AdminToken {
+    fn from(s: String) -> Self {
+        Self(SecretString::from(s))
+    }
+}
+
+impl From<&str> for AdminToken {
+    fn from(s: &str) -> Self {
+        Self::from(s.to_owned())
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+impl PartialEq for AdminToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.matches(other.0.expose_secret())
+    }
+}
+
+/// Everything an operator can tune. The master key is not here: it comes
+/// from `WZ_MASTER_KEY` or `master_key_file`; the admin token is held as an
+/// [`AdminToken`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlatformConfig {
     /// `sqlite://PATH` or `postgres://…`.
@@ -17,7 +75,7 @@ pub struct PlatformConfig {
     /// File holding the 32-hex-digit master key (if `WZ_MASTER_KEY` is unset).
     pub master_key_file: Option<String>,
     /// Operator token for the admin API (`WZ_ADMIN_TOKEN` overrides).
-    pub admin_token: Option<String>,
+    pub admin_token: Option<AdminToken>,
     /// Card authority public keys (PEM files) trusted for card data.
     pub card_authority_keys: Vec<String>,
     /// QR freshness window, seconds either side of platform time.
@@ -51,6 +109,11 @@ pub struct PlatformConfig {
     /// Liveness actions challenges may ask (`turn_left`, `turn_right`,
     /// `open_mouth`, …), among those the engine can check; all of those if unset.
     pub liveness_actions: Option<Vec<wz_proto::api::LivenessAction>>,
+    /// Demo only, never from a config file: challenges ask no liveness
+    /// action and a face check passes on the registry match alone. `wz demo`
+    /// sets it when its photo set has no head-turn photos, and says so.
+    #[serde(skip)]
+    pub demo_liveness_waived: bool,
 }
 
 impl Default for PlatformConfig {
@@ -74,6 +137,7 @@ impl Default for PlatformConfig {
             models_dir: None,
             face_embedder: None,
             liveness_actions: None,
+            demo_liveness_waived: false,
         }
     }
 }
@@ -95,7 +159,7 @@ impl PlatformConfig {
             self.listen = v;
         }
         if let Some(v) = get("WZ_ADMIN_TOKEN") {
-            self.admin_token = Some(v);
+            self.admin_token = Some(AdminToken::from(v));
         }
         if let Some(v) = get("WZ_MASTER_KEY_FILE") {
             self.master_key_file = Some(v);
@@ -135,5 +199,25 @@ mod tests {
         assert!(PlatformConfig::from_toml("no_such_setting = 1").is_err());
         c.apply_env(|k| (k == "WZ_LISTEN").then(|| "127.0.0.1:1".to_owned()));
         assert_eq!(c.listen, "127.0.0.1:1");
+    }
+
+    #[test]
+    fn admin_token_is_secret_and_checked() {
+        let mut c = PlatformConfig::from_toml("admin_token = \"correct horse battery staple\"\n").unwrap();
+        let token = c.admin_token.clone().unwrap();
+        assert!(token.check_strength().is_ok());
+        assert!(token.matches("correct horse battery staple"));
+        assert!(!token.matches("correct horse battery stapl"));
+        assert!(
+            !format!("{c:?}").contains("horse"),
+            "Debug of the config shows the token"
+        );
+        for weak in ["", "   ", "short", " padded-token-1234567 "] {
+            c.apply_env(|k| (k == "WZ_ADMIN_TOKEN").then(|| weak.to_owned()));
+            assert!(
+                c.admin_token.as_ref().unwrap().check_strength().is_err(),
+                "{weak:?} accepted"
+            );
+        }
     }
 }

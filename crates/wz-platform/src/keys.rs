@@ -116,7 +116,7 @@ impl PlatformKeys {
         for usage in SM2_USAGES.iter().chain(SYMMETRIC.iter().map(|(u, _)| u)) {
             if !rows.iter().any(|r| r.usage == *usage && r.status == "current") {
                 let row = new_row(master, usage, "current", now)?;
-                if store.insert_platform_key(&row).await.is_ok() {
+                if store.insert_platform_key(&row, "platform").await.is_ok() {
                     created = true;
                     tracing::info!(usage, key_id = %row.key_id, "created platform key");
                 }
@@ -198,6 +198,7 @@ impl PlatformKeys {
         store: &Store,
         master: &MasterKey,
         usage: &str,
+        actor: &str,
         now: u64,
         drain_secs: u64,
     ) -> Result<String> {
@@ -208,9 +209,8 @@ impl PlatformKeys {
             ));
         }
         let row = new_row(master, usage, "pending", now)?;
-        store.insert_platform_key(&row).await?;
         store
-            .rotate_platform_key(usage, &row.key_id, now.saturating_add(drain_secs))
+            .rotate_platform_key(&row, now.saturating_add(drain_secs), actor)
             .await?;
         Ok(row.key_id)
     }

@@ -13,9 +13,11 @@ mod metrics;
 mod platform;
 mod ratelimit;
 pub mod registry;
+pub mod tls;
 
-pub use config::PlatformConfig;
+pub use config::{AdminToken, PlatformConfig};
 pub use error::{PlatformError, Result};
 pub use platform::{
-    PURPOSE_LIGHT, PURPOSE_UPGRADED, PURPOSE_VERIFY, Platform, RpRegistration, SignedReply, china_date,
+    Housekeeping, PURPOSE_LIGHT, PURPOSE_UPGRADED, PURPOSE_VERIFY, Platform, RpRegistration, SignedReply,
+    china_date,
 };

@@ -11,6 +11,26 @@ use wz_crypto::Sm3Hasher;
 /// `prev_hash` of the first entry.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
+/// What an audited change records: written by the store in the change's own
+/// transaction. `detail` must never contain personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditNote {
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
+impl AuditNote {
+    /// A note by `actor` (operator, platform, citizen, …) about `action`.
+    pub fn new(actor: impl Into<String>, action: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            actor: actor.into(),
+            action: action.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
 /// One audit entry. `detail` must never contain personal data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {

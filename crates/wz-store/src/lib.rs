@@ -19,7 +19,7 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use audit::{AuditEntry, AuditReport, GENESIS_HASH};
+pub use audit::{AuditEntry, AuditNote, AuditReport, GENESIS_HASH};
 pub use error::{Result, StoreError};
 pub use model::*;
-pub use store::{Backend, Store};
+pub use store::{Backend, Store, StoreTx};

@@ -8,7 +8,7 @@ use sqlx::{AnyPool, Row};
 use wz_proto::api::{Attribute, CredentialStatus};
 use wz_proto::{AuthMode, CredentialId};
 
-use crate::audit::{AuditEntry, AuditReport, GENESIS_HASH, check_chain, entry_hash};
+use crate::audit::{AuditEntry, AuditNote, AuditReport, GENESIS_HASH, check_chain, entry_hash};
 use crate::model::{
     ChallengeRow, CredentialRow, EntityStatus, HistoryRow, NewCredential, NewRegistryRecord, PinState,
     PlatformKeyRow, RegistryRecord, RelyingParty, RpKey, RpRole, VerificationRecord, level_from_i64,
@@ -29,22 +29,110 @@ pub enum Backend {
     Postgres,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "challenge expiry",
+        include_str!("../migrations/sqlite/0002_challenge_expiry.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "challenge expiry",
+        include_str!("../migrations/postgres/0002_challenge_expiry.sql"),
+    ),
+];
 
 /// The platform's storage. Cheap to clone (a pool handle).
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+}
+
+/// One open database transaction. An audited change writes its rows and its
+/// audit entry through the same handle, so both commit or neither does (a
+/// crash, an error or a dropped handle between the two writes rolls back).
+#[derive(Debug)]
+pub struct StoreTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+}
+
+/// Key of the PostgreSQL advisory lock that orders audit appends across
+/// platform nodes; held only from the audit insert to the commit.
+const AUDIT_LOCK_KEY: i64 = 0x0077_7a61_7564_6974;
+
+impl StoreTx {
+    /// Appends `note` to the hash-chained audit log inside this transaction.
+    pub async fn audit(&mut self, note: &AuditNote, now: u64) -> Result<AuditEntry> {
+        if self.backend == Backend::Postgres {
+            // Serialises chain heads between nodes: the lock is released at
+            // commit or rollback, so the next appender reads this entry.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(AUDIT_LOCK_KEY)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let (prev_seq, prev_hash) = match last {
+            Some(r) => {
+                let h: Vec<u8> = r.try_get("hash")?;
+                (
+                    uts(r.try_get("seq")?),
+                    h.try_into().map_err(|_| StoreError::Corrupt("audit hash"))?,
+                )
+            }
+            None => (0, GENESIS_HASH),
+        };
+        let seq = prev_seq + 1;
+        let hash = entry_hash(&prev_hash, seq, now, &note.actor, &note.action, &note.detail);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, time, actor, action, detail, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(ts(seq))
+        .bind(ts(now))
+        .bind(note.actor.clone())
+        .bind(note.action.clone())
+        .bind(note.detail.clone())
+        .bind(prev_hash.to_vec())
+        .bind(hash.to_vec())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(AuditEntry {
+            seq,
+            time: now,
+            actor: note.actor.clone(),
+            action: note.action.clone(),
+            detail: note.detail.clone(),
+            prev_hash,
+            hash,
+        })
+    }
+
+    /// Commits every write made through this handle.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
 }
 
 fn ts(v: u64) -> i64 {
@@ -167,13 +255,27 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// Opens a transaction (see [`StoreTx`]).
+    pub async fn begin(&self) -> Result<StoreTx> {
+        Ok(StoreTx {
+            tx: self.pool.begin().await?,
+            backend: self.backend,
+        })
+    }
+
     // ---------------------------------------------------------------- registry
 
     /// Inserts a batch in one transaction; rows whose blind index already
     /// exists are skipped (so an interrupted import can simply be rerun).
-    /// Returns how many rows were new.
-    pub async fn insert_registry_batch(&self, rows: &[NewRegistryRecord], now: u64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+    /// Returns how many rows were new. A batch that added rows is audited
+    /// (`registry.import`, by `actor`) in the same transaction.
+    pub async fn insert_registry_batch(
+        &self,
+        rows: &[NewRegistryRecord],
+        actor: &str,
+        now: u64,
+    ) -> Result<u64> {
+        let mut tx = self.begin().await?;
         let mut inserted = 0;
         for r in rows {
             let res = sqlx::query(
@@ -187,9 +289,16 @@ impl Store {
             .bind(r.template_model.clone())
             .bind(r.data_key_id.clone())
             .bind(ts(now))
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
             inserted += res.rows_affected();
+        }
+        if inserted > 0 {
+            tx.audit(
+                &AuditNote::new(actor, "registry.import", format!("rows={inserted}")),
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(inserted)
@@ -246,17 +355,19 @@ impl Store {
     /// credential (if any) becomes `superseded`, the new one `active`.
     /// With `pin_hash`, the citizen's credential PIN is set (and its lockout
     /// cleared) in the same transaction. Returns the ids of the credentials
-    /// it superseded.
+    /// it superseded. `audit` is written in the same transaction, its detail
+    /// followed by ` superseded=N`.
     pub async fn issue_credential(
         &self,
         c: &NewCredential,
         pin_hash: Option<&str>,
+        audit: &AuditNote,
         now: u64,
     ) -> Result<Vec<CredentialId>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let old = sqlx::query("SELECT cred_id FROM credentials WHERE citizen_id = $1 AND status = 'active'")
             .bind(c.citizen_id)
-            .fetch_all(&mut *tx)
+            .fetch_all(tx.conn())
             .await?;
         let old = old
             .iter()
@@ -272,7 +383,7 @@ impl Store {
         )
         .bind(ts(now))
         .bind(c.citizen_id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         sqlx::query(
             "INSERT INTO credentials (cred_id, citizen_id, level, device_public_key, certificate, status,
@@ -287,11 +398,16 @@ impl Store {
         .bind(ts(c.not_before))
         .bind(ts(c.not_after))
         .bind(ts(now))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         if let Some(hash) = pin_hash {
             Self::set_pin_in(&mut tx, c.citizen_id, hash, now).await?;
         }
+        let note = AuditNote {
+            detail: format!("{} superseded={}", audit.detail, old.len()),
+            ..audit.clone()
+        };
+        tx.audit(&note, now).await?;
         tx.commit().await?;
         Ok(old)
     }
@@ -353,14 +469,17 @@ impl Store {
         })
     }
 
-    /// Moves a credential from `from` to `to`; false if it was not in `from`.
+    /// Moves a credential from `from` to `to`, audited in the same
+    /// transaction; false (and nothing written) if it was not in `from`.
     pub async fn transition_credential(
         &self,
         cred_id: &CredentialId,
         from: CredentialStatus,
         to: CredentialStatus,
+        audit: &AuditNote,
         now: u64,
     ) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let res = sqlx::query(
             "UPDATE credentials SET status = $1, status_changed_at = $2 WHERE cred_id = $3 AND status = $4",
         )
@@ -368,22 +487,43 @@ impl Store {
         .bind(ts(now))
         .bind(cred_id.0.to_vec())
         .bind(status_text(from))
-        .execute(&self.pool)
+        .execute(tx.conn())
         .await?;
-        Ok(res.rows_affected() == 1)
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
+        tx.audit(audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// Voids every live credential of a citizen (e.g. after a PIN reset).
-    pub async fn revoke_citizen_credentials(&self, citizen_id: i64, now: u64) -> Result<u64> {
+    /// Voids every live credential of a citizen (e.g. after a PIN reset),
+    /// audited in the same transaction (detail followed by ` revoked=N`).
+    pub async fn revoke_citizen_credentials(
+        &self,
+        citizen_id: i64,
+        audit: &AuditNote,
+        now: u64,
+    ) -> Result<u64> {
+        let mut tx = self.begin().await?;
         let res = sqlx::query(
             "UPDATE credentials SET status = 'revoked', status_changed_at = $1
              WHERE citizen_id = $2 AND status IN ('active', 'suspended')",
         )
         .bind(ts(now))
         .bind(citizen_id)
-        .execute(&self.pool)
+        .execute(tx.conn())
         .await?;
-        Ok(res.rows_affected())
+        let n = res.rows_affected();
+        if n > 0 {
+            let note = AuditNote {
+                detail: format!("{} revoked={n}", audit.detail),
+                ..audit.clone()
+            };
+            tx.audit(&note, now).await?;
+        }
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Accepts a QR use: true only if the credential is active and `counter`
@@ -403,19 +543,15 @@ impl Store {
     // -------------------------------------------------------------------- PINs
 
     /// Sets (or replaces) a citizen's PIN hash and clears the lockout.
-    pub async fn set_pin(&self, citizen_id: i64, pin_hash: &str, now: u64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn set_pin(&self, citizen_id: i64, pin_hash: &str, audit: &AuditNote, now: u64) -> Result<()> {
+        let mut tx = self.begin().await?;
         Self::set_pin_in(&mut tx, citizen_id, pin_hash, now).await?;
+        tx.audit(audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn set_pin_in(
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        citizen_id: i64,
-        pin_hash: &str,
-        now: u64,
-    ) -> Result<()> {
+    async fn set_pin_in(tx: &mut StoreTx, citizen_id: i64, pin_hash: &str, now: u64) -> Result<()> {
         sqlx::query(
             "INSERT INTO credential_pins (citizen_id, pin_hash, failed_count, locked_until, updated_at)
              VALUES ($1, $2, 0, 0, $3)
@@ -424,7 +560,7 @@ impl Store {
         .bind(citizen_id)
         .bind(pin_hash)
         .bind(ts(now))
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(())
     }
@@ -445,7 +581,9 @@ impl Store {
     }
 
     /// Records a wrong PIN: increments the count and, from `lock_after` wrong
-    /// tries on, locks until `now + backoff(count)`. Atomic; returns the new state.
+    /// tries on, locks until `now + backoff(count)`. Atomic; returns the new
+    /// state. Setting a lock writes a `credential_pin.lock` audit entry
+    /// (detail: `citizen=ID count=N`) in the same transaction.
     pub async fn record_pin_failure(
         &self,
         citizen_id: i64,
@@ -453,20 +591,20 @@ impl Store {
         lock_after: u32,
         backoff: impl Fn(u32) -> u64,
     ) -> Result<PinState> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         // Increment first: the row is then write-locked (PostgreSQL) or the
         // database is (SQLite) until commit, so the read below is consistent.
         let res = sqlx::query("UPDATE credential_pins SET failed_count = failed_count + 1, updated_at = $1 WHERE citizen_id = $2")
             .bind(ts(now))
             .bind(citizen_id)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         if res.rows_affected() != 1 {
             return Err(StoreError::NotFound("credential PIN"));
         }
         let count: i64 = sqlx::query("SELECT failed_count FROM credential_pins WHERE citizen_id = $1")
             .bind(citizen_id)
-            .fetch_one(&mut *tx)
+            .fetch_one(tx.conn())
             .await?
             .try_get("failed_count")?;
         let count = u32::try_from(count).unwrap_or(u32::MAX);
@@ -476,12 +614,18 @@ impl Store {
             sqlx::query("UPDATE credential_pins SET locked_until = $1 WHERE citizen_id = $2")
                 .bind(ts(locked_until))
                 .bind(citizen_id)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
+            let note = AuditNote::new(
+                "platform",
+                "credential_pin.lock",
+                format!("citizen={citizen_id} count={count}"),
+            );
+            tx.audit(&note, now).await?;
         }
         let hash: String = sqlx::query("SELECT pin_hash FROM credential_pins WHERE citizen_id = $1")
             .bind(citizen_id)
-            .fetch_one(&mut *tx)
+            .fetch_one(tx.conn())
             .await?
             .try_get("pin_hash")?;
         tx.commit().await?;
@@ -505,9 +649,9 @@ impl Store {
 
     // -------------------------------------------------------- relying parties
 
-    /// Registers an RP with its first key, in one transaction.
-    pub async fn insert_rp(&self, rp: &RelyingParty, key: &RpKey) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+    /// Registers an RP with its first key and its audit entry, in one transaction.
+    pub async fn insert_rp(&self, rp: &RelyingParty, key: &RpKey, audit: &AuditNote) -> Result<()> {
+        let mut tx = self.begin().await?;
         let res = sqlx::query(
             "INSERT INTO relying_parties (rp_id, name, role, modes, attributes, rate_per_s, status, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (rp_id) DO NOTHING",
@@ -520,17 +664,18 @@ impl Store {
         .bind(i64::from(rp.rate_per_s))
         .bind(rp.status.as_str())
         .bind(ts(rp.created_at))
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         if res.rows_affected() != 1 {
             return Err(StoreError::Conflict("relying party id"));
         }
         Self::insert_rp_key_in(&mut tx, key).await?;
+        tx.audit(audit, rp.created_at).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn insert_rp_key_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, key: &RpKey) -> Result<()> {
+    async fn insert_rp_key_in(tx: &mut StoreTx, key: &RpKey) -> Result<()> {
         let res = sqlx::query(
             "INSERT INTO rp_keys (key_id, rp_id, public_key, status, created_at, revoked_at)
              VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (key_id) DO NOTHING",
@@ -540,7 +685,7 @@ impl Store {
         .bind(key.public_key.clone())
         .bind(key.status.as_str())
         .bind(ts(key.created_at))
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         if res.rows_affected() != 1 {
             return Err(StoreError::Conflict("RP key id"));
@@ -549,12 +694,18 @@ impl Store {
     }
 
     /// Adds a key to an RP; with `revoke_others`, its other keys are revoked
-    /// in the same transaction (a rotation with no overlap).
-    pub async fn add_rp_key(&self, key: &RpKey, revoke_others: bool, now: u64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+    /// in the same transaction (a rotation with no overlap), as is `audit`.
+    pub async fn add_rp_key(
+        &self,
+        key: &RpKey,
+        revoke_others: bool,
+        audit: &AuditNote,
+        now: u64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
         let exists = sqlx::query("SELECT rp_id FROM relying_parties WHERE rp_id = $1")
             .bind(key.rp_id.clone())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn())
             .await?;
         if exists.is_none() {
             return Err(StoreError::NotFound("relying party"));
@@ -563,44 +714,57 @@ impl Store {
             sqlx::query("UPDATE rp_keys SET status = 'revoked', revoked_at = $1 WHERE rp_id = $2 AND status = 'active'")
                 .bind(ts(now))
                 .bind(key.rp_id.clone())
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         Self::insert_rp_key_in(&mut tx, key).await?;
+        tx.audit(audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Revokes one RP key; false if it was not active.
-    pub async fn revoke_rp_key(&self, key_id: &str, now: u64) -> Result<bool> {
+    /// Revokes one RP key, audited in the same transaction; false (and
+    /// nothing written) if it was not active.
+    pub async fn revoke_rp_key(&self, key_id: &str, audit: &AuditNote, now: u64) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let res = sqlx::query(
             "UPDATE rp_keys SET status = 'revoked', revoked_at = $1 WHERE key_id = $2 AND status = 'active'",
         )
         .bind(ts(now))
         .bind(key_id)
-        .execute(&self.pool)
+        .execute(tx.conn())
         .await?;
-        Ok(res.rows_affected() == 1)
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
+        tx.audit(audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// Revokes an RP and all its keys.
-    pub async fn revoke_rp(&self, rp_id: &str, now: u64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+    /// Revokes an RP and all its keys, audited in the same transaction;
+    /// false (and nothing written) if it was not active.
+    pub async fn revoke_rp(&self, rp_id: &str, audit: &AuditNote, now: u64) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let res = sqlx::query(
             "UPDATE relying_parties SET status = 'revoked' WHERE rp_id = $1 AND status = 'active'",
         )
         .bind(rp_id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
         sqlx::query(
             "UPDATE rp_keys SET status = 'revoked', revoked_at = $1 WHERE rp_id = $2 AND status = 'active'",
         )
         .bind(ts(now))
         .bind(rp_id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
+        tx.audit(audit, now).await?;
         tx.commit().await?;
-        Ok(res.rows_affected() == 1)
+        Ok(true)
     }
 
     fn rp_from_row(row: &AnyRow) -> Result<RelyingParty> {
@@ -645,14 +809,17 @@ impl Store {
         rows.iter().map(Self::rp_from_row).collect()
     }
 
-    /// Changes what an RP may do.
+    /// Changes what an RP may do, audited in the same transaction.
     pub async fn update_rp_entitlements(
         &self,
         rp_id: &str,
         modes: &[AuthMode],
         attributes: &[Attribute],
         rate_per_s: u32,
+        audit: &AuditNote,
+        now: u64,
     ) -> Result<bool> {
+        let mut tx = self.begin().await?;
         let res = sqlx::query(
             "UPDATE relying_parties SET modes = $1, attributes = $2, rate_per_s = $3 WHERE rp_id = $4",
         )
@@ -660,9 +827,14 @@ impl Store {
         .bind(join_attrs(attributes))
         .bind(i64::from(rate_per_s))
         .bind(rp_id)
-        .execute(&self.pool)
+        .execute(tx.conn())
         .await?;
-        Ok(res.rows_affected() == 1)
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
+        tx.audit(audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// An RP together with one of its keys, in one query (the hot path of
@@ -831,6 +1003,34 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes challenges that expired before `before` (used or not): they
+    /// can never be taken again. Returns how many went.
+    pub async fn purge_challenges(&self, before: u64) -> Result<u64> {
+        let res = sqlx::query("DELETE FROM challenges WHERE expires_at < $1")
+            .bind(ts(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// How many challenges are stored (expired ones included until purged).
+    pub async fn challenge_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM challenges")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok(uts(n))
+    }
+
+    /// How many RP request nonces are remembered.
+    pub async fn rp_nonce_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM rp_nonces")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok(uts(n))
+    }
+
     /// Uses up a challenge: returns it only the first time, and only before it expires.
     pub async fn take_challenge(&self, challenge_id: &str, now: u64) -> Result<Option<ChallengeRow>> {
         let mut tx = self.pool.begin().await?;
@@ -861,8 +1061,20 @@ impl Store {
 
     // ----------------------------------------------------------- platform keys
 
-    /// Stores a platform key.
-    pub async fn insert_platform_key(&self, k: &PlatformKeyRow) -> Result<()> {
+    /// Stores a platform key (wrapped) with its `platform_key.create` audit entry.
+    pub async fn insert_platform_key(&self, k: &PlatformKeyRow, actor: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        Self::insert_platform_key_in(&mut tx, k).await?;
+        let note = AuditNote::new(
+            actor,
+            "platform_key.create",
+            format!("usage={} key={} status={}", k.usage, k.key_id, k.status),
+        );
+        tx.audit(&note, k.created_at).await?;
+        tx.commit().await
+    }
+
+    async fn insert_platform_key_in(tx: &mut StoreTx, k: &PlatformKeyRow) -> Result<()> {
         let res = sqlx::query(
             "INSERT INTO platform_keys (key_id, usage, wrapped, public_key, status, created_at, retire_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key_id) DO NOTHING",
@@ -874,7 +1086,7 @@ impl Store {
         .bind(k.status.clone())
         .bind(ts(k.created_at))
         .bind(k.retire_at.map(ts))
-        .execute(&self.pool)
+        .execute(tx.conn())
         .await?;
         if res.rows_affected() != 1 {
             return Err(StoreError::Conflict("platform key id"));
@@ -882,24 +1094,38 @@ impl Store {
         Ok(())
     }
 
-    /// Makes `new_key_id` the current key of its usage; the previous current
-    /// key drains until `retire_at`. One transaction.
-    pub async fn rotate_platform_key(&self, usage: &str, new_key_id: &str, retire_at: u64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+    /// Stores `new_key` as the current key of its usage; the previous
+    /// current key drains until `retire_at`. One transaction with its
+    /// `platform_key.rotate` audit entry by `actor`.
+    pub async fn rotate_platform_key(
+        &self,
+        new_key: &PlatformKeyRow,
+        retire_at: u64,
+        actor: &str,
+    ) -> Result<()> {
+        let (usage, new_key_id) = (new_key.usage.as_str(), new_key.key_id.as_str());
+        let mut tx = self.begin().await?;
+        Self::insert_platform_key_in(&mut tx, new_key).await?;
         sqlx::query("UPDATE platform_keys SET status = 'draining', retire_at = $1 WHERE usage = $2 AND status = 'current' AND key_id <> $3")
             .bind(ts(retire_at))
             .bind(usage)
             .bind(new_key_id)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         let res = sqlx::query("UPDATE platform_keys SET status = 'current' WHERE key_id = $1 AND usage = $2")
             .bind(new_key_id)
             .bind(usage)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         if res.rows_affected() != 1 {
             return Err(StoreError::NotFound("platform key"));
         }
+        let note = AuditNote::new(
+            actor,
+            "platform_key.rotate",
+            format!("usage={usage} key={new_key_id}"),
+        );
+        tx.audit(&note, new_key.created_at).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -940,61 +1166,13 @@ impl Store {
 
     // ------------------------------------------------------------------- audit
 
-    /// Appends an audit entry chained to the last one. Concurrent appenders
-    /// on several nodes collide on the sequence number's primary key; the
-    /// loser retries with the new head.
-    pub async fn append_audit(
-        &self,
-        actor: &str,
-        action: &str,
-        detail: &str,
-        now: u64,
-    ) -> Result<AuditEntry> {
-        for _ in 0..8 {
-            let mut tx = self.pool.begin().await?;
-            let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-            let (prev_seq, prev_hash) = match last {
-                Some(r) => {
-                    let h: Vec<u8> = r.try_get("hash")?;
-                    (
-                        uts(r.try_get("seq")?),
-                        h.try_into().map_err(|_| StoreError::Corrupt("audit hash"))?,
-                    )
-                }
-                None => (0, GENESIS_HASH),
-            };
-            let seq = prev_seq + 1;
-            let hash = entry_hash(&prev_hash, seq, now, actor, action, detail);
-            let res = sqlx::query(
-                "INSERT INTO audit_log (seq, time, actor, action, detail, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (seq) DO NOTHING",
-            )
-            .bind(ts(seq))
-            .bind(ts(now))
-            .bind(actor)
-            .bind(action)
-            .bind(detail)
-            .bind(prev_hash.to_vec())
-            .bind(hash.to_vec())
-            .execute(&mut *tx)
-            .await?;
-            if res.rows_affected() == 1 {
-                tx.commit().await?;
-                return Ok(AuditEntry {
-                    seq,
-                    time: now,
-                    actor: actor.to_owned(),
-                    action: action.to_owned(),
-                    detail: detail.to_owned(),
-                    prev_hash,
-                    hash,
-                });
-            }
-            tx.rollback().await?;
-        }
-        Err(StoreError::Conflict("audit sequence (too much contention)"))
+    /// Appends an audit entry on its own (for events that change nothing
+    /// else). Appenders on several nodes are ordered by the chain lock.
+    pub async fn append_audit(&self, note: &AuditNote, now: u64) -> Result<AuditEntry> {
+        let mut tx = self.begin().await?;
+        let entry = tx.audit(note, now).await?;
+        tx.commit().await?;
+        Ok(entry)
     }
 
     /// All audit entries in order.
@@ -1024,11 +1202,5 @@ impl Store {
     /// Checks the whole audit chain.
     pub async fn verify_audit(&self) -> Result<AuditReport> {
         Ok(check_chain(&self.audit_entries().await?))
-    }
-
-    /// Direct SQL for tests that must tamper with rows the API never changes.
-    #[doc(hidden)]
-    pub async fn execute_raw_for_tests(&self, sql: &'static str) -> Result<u64> {
-        Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
     }
 }

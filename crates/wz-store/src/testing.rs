@@ -74,6 +74,18 @@ impl TestStore {
         }
     }
 
+    /// Runs SQL on a connection of its own, for tests that tamper with rows
+    /// or inject failures (triggers) the API never would.
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        let mut conn = sqlx::AnyConnection::connect(&self.url).await?;
+        let n = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await?
+            .rows_affected();
+        conn.close().await?;
+        Ok(n)
+    }
+
     /// Closes the store and drops its PostgreSQL schema.
     pub async fn cleanup(self) -> Result<()> {
         self.store.close().await;

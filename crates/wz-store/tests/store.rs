@@ -6,8 +6,8 @@ use wz_proto::api::{Attribute, CredentialStatus};
 use wz_proto::{AuthMode, CredentialId, Level};
 use wz_store::testing::TestStore;
 use wz_store::{
-    Backend, ChallengeRow, EntityStatus, NewCredential, NewRegistryRecord, PlatformKeyRow, RelyingParty,
-    RpKey, RpRole, StoreError, VerificationRecord,
+    AuditNote, Backend, ChallengeRow, EntityStatus, NewCredential, NewRegistryRecord, PlatformKeyRow,
+    RelyingParty, RpKey, RpRole, StoreError, VerificationRecord,
 };
 
 wz_store::on_both!(
@@ -25,6 +25,10 @@ wz_store::on_both!(
 
 const NOW: u64 = 1_795_000_000;
 
+fn note() -> AuditNote {
+    AuditNote::new("test", "test.change", "x=1")
+}
+
 fn record(i: u8) -> NewRegistryRecord {
     NewRegistryRecord {
         id_index: [i; 32],
@@ -37,7 +41,10 @@ fn record(i: u8) -> NewRegistryRecord {
 }
 
 async fn with_citizen(t: &TestStore, i: u8) -> i64 {
-    t.store.insert_registry_batch(&[record(i)], NOW).await.unwrap();
+    t.store
+        .insert_registry_batch(&[record(i)], "test", NOW)
+        .await
+        .unwrap();
     t.store
         .registry_by_index(&[i; 32])
         .await
@@ -61,9 +68,18 @@ fn credential(citizen_id: i64, id: u8) -> NewCredential {
 async fn registry_import_is_idempotent(b: Backend) {
     let t = TestStore::new(b).await.unwrap();
     let batch: Vec<_> = (1..=50).map(record).collect();
-    assert_eq!(t.store.insert_registry_batch(&batch, NOW).await.unwrap(), 50);
+    assert_eq!(
+        t.store.insert_registry_batch(&batch, "test", NOW).await.unwrap(),
+        50
+    );
     // Rerunning an interrupted import adds nothing twice.
-    assert_eq!(t.store.insert_registry_batch(&batch[10..], NOW).await.unwrap(), 0);
+    assert_eq!(
+        t.store
+            .insert_registry_batch(&batch[10..], "test", NOW)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(t.store.registry_count().await.unwrap(), 50);
     let r = t.store.registry_by_index(&[7; 32]).await.unwrap().unwrap();
     assert_eq!(r.record, record(7));
@@ -86,7 +102,7 @@ async fn one_active_credential_per_citizen(b: Backend) {
     let c = with_citizen(&t, 1).await;
     assert!(
         t.store
-            .issue_credential(&credential(c, 1), None, NOW)
+            .issue_credential(&credential(c, 1), None, &note(), NOW)
             .await
             .unwrap()
             .is_empty()
@@ -94,7 +110,7 @@ async fn one_active_credential_per_citizen(b: Backend) {
     // A new device supersedes the old credential in the same transaction.
     let old = t
         .store
-        .issue_credential(&credential(c, 2), Some("pin-hash"), NOW + 5)
+        .issue_credential(&credential(c, 2), Some("pin-hash"), &note(), NOW + 5)
         .await
         .unwrap();
     assert_eq!(old, vec![CredentialId([1; 16])]);
@@ -118,6 +134,7 @@ async fn one_active_credential_per_citizen(b: Backend) {
                 &second.cred_id,
                 CredentialStatus::Active,
                 CredentialStatus::Suspended,
+                &note(),
                 NOW
             )
             .await
@@ -129,13 +146,17 @@ async fn one_active_credential_per_citizen(b: Backend) {
                 &second.cred_id,
                 CredentialStatus::Active,
                 CredentialStatus::Suspended,
+                &note(),
                 NOW
             )
             .await
             .unwrap()
     );
     // A duplicate credential id is refused and changes nothing.
-    let dup = t.store.issue_credential(&credential(c, 2), None, NOW).await;
+    let dup = t
+        .store
+        .issue_credential(&credential(c, 2), None, &note(), NOW)
+        .await;
     assert!(dup.is_err());
     assert_eq!(
         t.store.credential(&second.cred_id).await.unwrap().unwrap().status,
@@ -144,7 +165,7 @@ async fn one_active_credential_per_citizen(b: Backend) {
     // An unknown citizen violates the foreign key.
     assert!(
         t.store
-            .issue_credential(&credential(999_999, 3), None, NOW)
+            .issue_credential(&credential(999_999, 3), None, &note(), NOW)
             .await
             .is_err()
     );
@@ -155,7 +176,10 @@ async fn one_active_credential_per_citizen(b: Backend) {
             .unwrap()
             .is_none()
     );
-    assert_eq!(t.store.revoke_citizen_credentials(c, NOW).await.unwrap(), 1);
+    assert_eq!(
+        t.store.revoke_citizen_credentials(c, &note(), NOW).await.unwrap(),
+        1
+    );
     t.cleanup().await.unwrap();
 }
 
@@ -163,7 +187,7 @@ async fn qr_counter_accepts_each_value_once_under_races(b: Backend) {
     let t = TestStore::new(b).await.unwrap();
     let c = with_citizen(&t, 1).await;
     t.store
-        .issue_credential(&credential(c, 1), None, NOW)
+        .issue_credential(&credential(c, 1), None, &note(), NOW)
         .await
         .unwrap();
     let id = CredentialId([1; 16]);
@@ -186,7 +210,13 @@ async fn qr_counter_accepts_each_value_once_under_races(b: Backend) {
     );
     assert!(t.store.accept_qr_counter(&id, 6).await.unwrap());
     t.store
-        .transition_credential(&id, CredentialStatus::Active, CredentialStatus::Suspended, NOW)
+        .transition_credential(
+            &id,
+            CredentialStatus::Active,
+            CredentialStatus::Suspended,
+            &note(),
+            NOW,
+        )
         .await
         .unwrap();
     assert!(
@@ -204,7 +234,7 @@ async fn pin_lockout_counts_atomically(b: Backend) {
         Err(StoreError::NotFound(_))
     ));
     t.store
-        .set_pin(c, "$pbkdf2-sm3$i=10000$00$00", NOW)
+        .set_pin(c, "$pbkdf2-sm3$i=10000$00$00", &note(), NOW)
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -227,7 +257,7 @@ async fn pin_lockout_counts_atomically(b: Backend) {
     assert_eq!(t.store.pin_state(c).await.unwrap().unwrap().failed_count, 0);
     // Setting a new PIN replaces the hash and clears the count.
     t.store.record_pin_failure(c, NOW, 5, |_| 60).await.unwrap();
-    t.store.set_pin(c, "new", NOW).await.unwrap();
+    t.store.set_pin(c, "new", &note(), NOW).await.unwrap();
     let st = t.store.pin_state(c).await.unwrap().unwrap();
     assert_eq!((st.pin_hash.as_str(), st.failed_count), ("new", 0));
     t.cleanup().await.unwrap();
@@ -263,11 +293,13 @@ fn rp_key(rp_id: &str, key_id: &str) -> RpKey {
 async fn relying_parties_and_keys(b: Backend) {
     let t = TestStore::new(b).await.unwrap();
     t.store
-        .insert_rp(&rp("hotel"), &rp_key("hotel", "k1"))
+        .insert_rp(&rp("hotel"), &rp_key("hotel", "k1"), &note())
         .await
         .unwrap();
     assert!(matches!(
-        t.store.insert_rp(&rp("hotel"), &rp_key("hotel", "k9")).await,
+        t.store
+            .insert_rp(&rp("hotel"), &rp_key("hotel", "k9"), &note())
+            .await,
         Err(StoreError::Conflict(_))
     ));
     // The failed registration left no key behind.
@@ -280,6 +312,7 @@ async fn relying_parties_and_keys(b: Backend) {
                 ..rp("cafe")
             },
             &rp_key("cafe", "c1"),
+            &note(),
         )
         .await
         .unwrap();
@@ -288,7 +321,7 @@ async fn relying_parties_and_keys(b: Backend) {
 
     // Rotation with overlap, then without.
     t.store
-        .add_rp_key(&rp_key("hotel", "k2"), false, NOW)
+        .add_rp_key(&rp_key("hotel", "k2"), false, &note(), NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -296,20 +329,22 @@ async fn relying_parties_and_keys(b: Backend) {
         EntityStatus::Active
     );
     t.store
-        .add_rp_key(&rp_key("hotel", "k3"), true, NOW + 1)
+        .add_rp_key(&rp_key("hotel", "k3"), true, &note(), NOW + 1)
         .await
         .unwrap();
     let k1 = t.store.rp_key("k1").await.unwrap().unwrap();
     assert_eq!((k1.status, k1.revoked_at), (EntityStatus::Revoked, Some(NOW + 1)));
     assert!(matches!(
-        t.store.add_rp_key(&rp_key("nobody", "n1"), false, NOW).await,
+        t.store
+            .add_rp_key(&rp_key("nobody", "n1"), false, &note(), NOW)
+            .await,
         Err(StoreError::NotFound(_))
     ));
-    assert!(t.store.revoke_rp_key("k3", NOW).await.unwrap());
-    assert!(!t.store.revoke_rp_key("k3", NOW).await.unwrap());
+    assert!(t.store.revoke_rp_key("k3", &note(), NOW).await.unwrap());
+    assert!(!t.store.revoke_rp_key("k3", &note(), NOW).await.unwrap());
     assert!(
         t.store
-            .update_rp_entitlements("hotel", &[AuthMode::QR], &[Attribute::AgeOver18], 5)
+            .update_rp_entitlements("hotel", &[AuthMode::QR], &[Attribute::AgeOver18], 5, &note(), NOW)
             .await
             .unwrap()
     );
@@ -318,7 +353,7 @@ async fn relying_parties_and_keys(b: Backend) {
         (h.modes, h.attributes, h.rate_per_s),
         (vec![AuthMode::QR], vec![Attribute::AgeOver18], 5)
     );
-    assert!(t.store.revoke_rp("cafe", NOW).await.unwrap());
+    assert!(t.store.revoke_rp("cafe", &note(), NOW).await.unwrap());
     assert_eq!(
         t.store.rp_key("c1").await.unwrap().unwrap().status,
         EntityStatus::Revoked
@@ -342,7 +377,7 @@ async fn verifications_and_history(b: Backend) {
     let t = TestStore::new(b).await.unwrap();
     let c = with_citizen(&t, 1).await;
     t.store
-        .insert_rp(&rp("hotel"), &rp_key("hotel", "k1"))
+        .insert_rp(&rp("hotel"), &rp_key("hotel", "k1"), &note())
         .await
         .unwrap();
     for i in 0..3u8 {
@@ -428,14 +463,16 @@ async fn platform_key_rotation(b: Backend) {
         created_at: NOW,
         retire_at: None,
     };
-    t.store.insert_platform_key(&key("e1", "current")).await.unwrap();
+    t.store
+        .insert_platform_key(&key("e1", "current"), "test")
+        .await
+        .unwrap();
     assert!(matches!(
-        t.store.insert_platform_key(&key("e1", "current")).await,
+        t.store.insert_platform_key(&key("e1", "current"), "test").await,
         Err(StoreError::Conflict(_))
     ));
-    t.store.insert_platform_key(&key("e2", "pending")).await.unwrap();
     t.store
-        .rotate_platform_key("encryption", "e2", NOW + 600)
+        .rotate_platform_key(&key("e2", "pending"), NOW + 600, "test")
         .await
         .unwrap();
     let live = t.store.live_platform_keys().await.unwrap();
@@ -447,12 +484,14 @@ async fn platform_key_rotation(b: Backend) {
     assert_eq!(t.store.retire_drained_platform_keys(NOW + 599).await.unwrap(), 0);
     assert_eq!(t.store.retire_drained_platform_keys(NOW + 600).await.unwrap(), 1);
     assert_eq!(t.store.live_platform_keys().await.unwrap().len(), 1);
+    // A key id that exists already: nothing changes.
     assert!(
         t.store
-            .rotate_platform_key("encryption", "missing", NOW)
+            .rotate_platform_key(&key("e2", "pending"), NOW, "test")
             .await
             .is_err()
     );
+    assert_eq!(t.store.live_platform_keys().await.unwrap().len(), 1);
     t.cleanup().await.unwrap();
 }
 
@@ -464,7 +503,7 @@ async fn audit_chain_detects_change_and_deletion(b: Backend) {
     for i in 0..10 {
         let s = t.store.clone();
         tasks.push(tokio::spawn(async move {
-            s.append_audit("operator", "rp.register", &format!("rp-{i}"), NOW)
+            s.append_audit(&AuditNote::new("operator", "rp.register", format!("rp-{i}")), NOW)
                 .await
                 .unwrap()
         }));
@@ -476,14 +515,12 @@ async fn audit_chain_detects_change_and_deletion(b: Backend) {
     assert!(report.is_intact(), "{report:?}");
     assert_eq!((report.entries, report.head.unwrap().0), (10, 10));
 
-    t.store
-        .execute_raw_for_tests("UPDATE audit_log SET detail = 'rp-x' WHERE seq = 4")
+    t.execute_raw("UPDATE audit_log SET detail = 'rp-x' WHERE seq = 4")
         .await
         .unwrap();
     let report = t.store.verify_audit().await.unwrap();
     assert_eq!(report.first_break, Some((4, "entry content changed")));
-    t.store
-        .execute_raw_for_tests("DELETE FROM audit_log WHERE seq = 4")
+    t.execute_raw("DELETE FROM audit_log WHERE seq = 4")
         .await
         .unwrap();
     assert_eq!(

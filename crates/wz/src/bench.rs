@@ -14,9 +14,65 @@ use wz_proto::{
     AuthMode, CivilDate, CredentialId, IdNumber, Level, QrBody, RequestAuth, RequestTarget, ResultCode,
 };
 use wz_store::Backend;
-use wz_store::testing::TestStore;
 
 use crate::env;
+
+/// The benchmark's own database: a SQLite file in a temporary folder, or a
+/// fresh schema in `WZ_BENCH_PG_URL` (default: the local PostgreSQL's `test`
+/// database), dropped afterwards. Nothing here is shared with a real store.
+struct BenchStore {
+    store: wz_store::Store,
+    schema: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl BenchStore {
+    async fn new(backend: Backend) -> anyhow::Result<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir()?;
+                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+                Ok(Self {
+                    store: wz_store::Store::connect(&url).await?,
+                    schema: None,
+                    _dir: Some(dir),
+                })
+            }
+            Backend::Postgres => {
+                let base = std::env::var("WZ_BENCH_PG_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+                let schema = format!("wz_bench_{}", std::process::id());
+                Self::admin_sql(&base, &format!("CREATE SCHEMA {schema}")).await?;
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+                Ok(Self {
+                    store: wz_store::Store::connect(&url).await?,
+                    schema: Some((base, schema)),
+                    _dir: None,
+                })
+            }
+        }
+    }
+
+    async fn admin_sql(url: &str, sql: &str) -> anyhow::Result<()> {
+        use sqlx::Connection as _;
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(url).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(())
+    }
+
+    async fn cleanup(self) -> anyhow::Result<()> {
+        self.store.close().await;
+        if let Some((base, schema)) = self.schema {
+            Self::admin_sql(&base, &format!("DROP SCHEMA {schema} CASCADE")).await?;
+        }
+        Ok(())
+    }
+}
 
 /// One pre-signed request.
 struct Prepared {
@@ -63,14 +119,14 @@ struct Setup {
     rp_key: Sm2PrivateKey,
     wallets: Vec<(Sm2PrivateKey, CredentialId)>,
     enc: wz_crypto::Sm2PublicKey,
-    store: TestStore,
+    store: BenchStore,
     server: tokio::task::JoinHandle<()>,
 }
 
 async fn setup(backend: Backend, citizens: usize) -> anyhow::Result<Setup> {
-    let store = TestStore::new(backend)
+    let store = BenchStore::new(backend)
         .await
-        .context("creating an isolated store")?;
+        .context("creating the benchmark's own store")?;
     let config = PlatformConfig {
         pin_lock_after: 5,
         ..PlatformConfig::default()

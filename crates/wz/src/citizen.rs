@@ -56,6 +56,9 @@ impl LiveFrames {
 
 /// "turn left, then turn right".
 pub fn action_text(actions: &[LivenessAction]) -> String {
+    if actions.is_empty() {
+        return "no action asked (face match only)".to_owned();
+    }
     actions
         .iter()
         .map(|a| match a {

@@ -45,18 +45,79 @@ fn mode(s: &str) -> anyhow::Result<AuthMode> {
     s.parse().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// The demo's citizen, and whether their photos can answer a head-turn
+/// challenge.
+struct Found {
+    citizen: Citizen,
+    photos: Vec<PathBuf>,
+    can_turn: bool,
+}
+
 /// The first identity in `faces` whose photos give a frontal registry photo
 /// and three other live frames (frontal, turned left, turned right) that
-/// the engine matches to it.
-fn find_citizen(engine: &wz_face::Engine, faces: &Path) -> anyhow::Result<(Citizen, Vec<PathBuf>)> {
-    let rules = wz_face::liveness::LivenessRules::default();
-    for imgs in demo_registry::identities(faces)? {
-        let mut seen: Vec<(PathBuf, Observation)> = Vec::new();
-        for p in &imgs {
-            if let Ok(Some(o)) = engine.observe_photo(&std::fs::read(p)?) {
-                seen.push((p.clone(), o));
+/// the engine matches to it; failing that, the first whose photos give two
+/// frontal photos that match (then no head-turn challenge can be answered).
+fn find_citizen(engine: &wz_face::Engine, faces: &Path) -> anyhow::Result<Found> {
+    let identities = demo_registry::identities(faces)?;
+    if let Some((citizen, photos)) = find_turning_citizen(engine, &identities)? {
+        return Ok(Found {
+            citizen,
+            photos,
+            can_turn: true,
+        });
+    }
+    for imgs in &identities {
+        let seen = observe_all(engine, imgs)?;
+        let rules = wz_face::liveness::LivenessRules::default();
+        let frontal: Vec<_> = seen.iter().filter(|s| s.1.yaw.abs() <= rules.frontal).collect();
+        for reg in &frontal {
+            for live in &frontal {
+                if reg.0 != live.0
+                    && wz_face::pipeline::cosine(&reg.1.embedding, &live.1.embedding) >= engine.threshold()
+                {
+                    let mut photos = vec![reg.0.clone()];
+                    photos.extend(imgs.iter().filter(|p| **p != reg.0).cloned());
+                    let frames = LiveFrames {
+                        frontal: live.0.clone(),
+                        left: live.0.clone(),
+                        right: live.0.clone(),
+                        mouth_open: None,
+                    };
+                    return Ok(Found {
+                        citizen: Citizen {
+                            registry_photo: reg.0.clone(),
+                            frames,
+                        },
+                        photos,
+                        can_turn: false,
+                    });
+                }
             }
         }
+    }
+    bail!(
+        "no identity in {} has two frontal photos of the same person",
+        faces.display()
+    )
+}
+
+fn observe_all(engine: &wz_face::Engine, imgs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Observation)>> {
+    let mut seen = Vec::new();
+    for p in imgs {
+        if let Ok(Some(o)) = engine.observe_photo(&std::fs::read(p)?) {
+            seen.push((p.clone(), o));
+        }
+    }
+    Ok(seen)
+}
+
+fn find_turning_citizen(
+    engine: &wz_face::Engine,
+    identities: &[Vec<PathBuf>],
+) -> anyhow::Result<Option<(Citizen, Vec<PathBuf>)>> {
+    let rules = wz_face::liveness::LivenessRules::default();
+    for imgs in identities {
+        let seen = observe_all(engine, imgs)?;
         let frontal: Vec<_> = seen.iter().filter(|s| s.1.yaw.abs() <= rules.frontal).collect();
         let left = seen.iter().find(|s| s.1.yaw >= rules.turn);
         let right = seen.iter().find(|s| s.1.yaw <= -rules.turn);
@@ -74,7 +135,7 @@ fn find_citizen(engine: &wz_face::Engine, faces: &Path) -> anyhow::Result<(Citiz
                 {
                     let mut photos = vec![reg.0.clone()];
                     photos.extend(imgs.iter().filter(|p| **p != reg.0).cloned());
-                    return Ok((
+                    return Ok(Some((
                         Citizen {
                             registry_photo: reg.0.clone(),
                             frames: LiveFrames {
@@ -85,15 +146,12 @@ fn find_citizen(engine: &wz_face::Engine, faces: &Path) -> anyhow::Result<(Citiz
                             },
                         },
                         photos,
-                    ));
+                    )));
                 }
             }
         }
     }
-    bail!(
-        "no identity in {} has a frontal photo plus frontal, left- and right-turned frames of the same person",
-        faces.display()
-    )
+    Ok(None)
 }
 
 struct Out<'a, W: Write> {
@@ -213,9 +271,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut out = Out { w, step: 0 };
     writeln!(out.w, "wz demo — 网证: I am me, it is me doing this, I am alive")?;
-    let faces = faces
-        .or_else(demo_registry::default_faces_dir)
-        .context("no face images found: pass --faces DIR (DIR/<identity>/<images>)")?;
+    let faces = match faces.or_else(demo_registry::default_faces_dir) {
+        Some(dir) => dir,
+        None => crate::demo_photos::ensure(&mut *out.w)?,
+    };
     if data.exists() {
         std::fs::remove_dir_all(data).with_context(|| format!("clearing {}", data.display()))?;
     }
@@ -226,7 +285,7 @@ pub async fn run(
     let authority = Sm2PrivateKey::generate()?;
     let authority_pub = data.join("card-authority.pub.pem");
     std::fs::write(&authority_pub, authority.public_key().to_public_key_pem()?)?;
-    let config = PlatformConfig {
+    let mut config = PlatformConfig {
         database_url: format!("sqlite://{}", data.join("platform.db").display()),
         listen: "127.0.0.1:0".to_owned(),
         card_authority_keys: vec![authority_pub.display().to_string()],
@@ -237,6 +296,16 @@ pub async fn run(
     crate::models::ensure(&face::models_dir(&config), &mut *out.w)?;
     // One engine for the platform and for picking the citizen's frames.
     let engine = face::engine(&config)?;
+    let found = find_citizen(&engine, &faces)?;
+    if !found.can_turn {
+        config.demo_liveness_waived = true;
+        out.line(&format!(
+            "⚠ the photos in {} show no turned head, so no liveness challenge can be answered with them:",
+            faces.display()
+        ))?;
+        out.line("  this demo platform asks for no liveness action and checks the face match only.")?;
+        out.line("  A real deployment always asks (pass --faces DIR with head-turn photos to see it here).")?;
+    }
     let platform = Arc::new(env::open_platform(&config, env::Faces::Loaded(Box::new(engine.clone()))).await?);
     let listener = tokio::net::TcpListener::bind(&config.listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -256,7 +325,7 @@ pub async fn run(
 
     // ---------------------------------------------------------- registry
     out.step("Registry: synthetic people, real face photos (referenced in place)")?;
-    let (citizen, photos) = find_citizen(&engine, &faces)?;
+    let Found { citizen, photos, .. } = found;
     let mut people = vec![photos];
     people.extend(
         demo_registry::identities(&faces)?

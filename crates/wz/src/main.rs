@@ -4,6 +4,7 @@
 mod bench;
 mod citizen;
 mod demo;
+mod demo_photos;
 mod demo_registry;
 mod env;
 mod face;

@@ -27,13 +27,32 @@ pub async fn run(config: PlatformConfig) -> anyhow::Result<()> {
         "wz serve listening"
     );
     println!("wz serve: http://{addr}");
+    let housekeeping = tokio::spawn(housekeep_every_minute(Arc::clone(&platform)));
     let app = wz_platform::http::router(Arc::clone(&platform));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
+    housekeeping.abort();
     platform.store().close().await;
     tracing::info!("wz serve stopped");
     Ok(())
+}
+
+/// Purges used nonces and expired challenges so the tables stay bounded.
+async fn housekeep_every_minute(platform: Arc<wz_platform::Platform>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match platform.housekeep(env::now()).await {
+            Ok(done) => tracing::debug!(
+                rp_nonces = done.rp_nonces,
+                challenges = done.challenges,
+                retired_keys = done.retired_keys,
+                "housekeeping"
+            ),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+    }
 }
 
 async fn shutdown() {

@@ -1,0 +1,1 @@
+CREATE INDEX challenges_by_expiry ON challenges (expires_at);
