@@ -27,6 +27,9 @@ pub enum ClientError {
     /// The reply was malformed or its signature did not check out.
     #[error("platform reply rejected: {0}")]
     BadReply(&'static str),
+    /// The TLS trust settings are unusable.
+    #[error("TLS trust: {0}")]
+    BadTrust(&'static str),
     /// A local protocol or crypto step failed.
     #[error(transparent)]
     Proto(#[from] wz_proto::ProtoError),
@@ -64,6 +67,176 @@ impl Reply {
     }
 }
 
+/// How a client decides it is talking to the real platform over HTTPS.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// The server certificate's SHA-256 (DER) must be exactly this (the
+    /// embedded default's self-signed certificate, pinned at `wallet init`).
+    PinnedSha256([u8; 32]),
+    /// Certificates chaining to these CA certificates (PEM), for the host name.
+    CaPem(Vec<u8>),
+    /// The operating system's trust store.
+    System,
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PinnedSha256(p) => write!(f, "PinnedSha256({})", hex::encode(p)),
+            Self::CaPem(_) => f.write_str("CaPem(..)"),
+            Self::System => f.write_str("System"),
+        }
+    }
+}
+
+impl Trust {
+    /// A pin from 64 hex digits (colons and spaces allowed, as tools print them).
+    pub fn pin_from_hex(text: &str) -> Result<Self> {
+        let clean: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
+        let bytes = hex::decode(clean).map_err(|_| ClientError::BadTrust("fingerprint is not hex"))?;
+        Ok(Self::PinnedSha256(bytes.try_into().map_err(|_| {
+            ClientError::BadTrust("fingerprint is not 32 bytes")
+        })?))
+    }
+
+    /// An HTTP client for `base_url` that trusts the server as this says
+    /// (TLS 1.3 only); a plain `http://` URL gets no TLS at all.
+    pub fn http_client(&self, base_url: &str, timeout: Duration) -> Result<reqwest::Client> {
+        install_tls_provider();
+        let builder = reqwest::Client::builder().timeout(timeout);
+        let builder = if base_url.starts_with("https://") {
+            if *self == Self::System {
+                // reqwest's platform verifier with the process-wide provider.
+                builder
+            } else {
+                builder.tls_backend_preconfigured(self.tls_config()?)
+            }
+        } else if base_url.starts_with("http://") {
+            builder
+        } else {
+            return Err(ClientError::BadTrust(
+                "platform URL must start with https:// or http://",
+            ));
+        };
+        builder.build().map_err(|e| transport(&e))
+    }
+
+    fn tls_config(&self) -> Result<rustls::ClientConfig> {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::clone(&provider))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|_| ClientError::BadTrust("TLS 1.3 unavailable"))?;
+        let config = match self {
+            Self::PinnedSha256(pin) => builder
+                .dangerous()
+                .with_custom_certificate_verifier(std::sync::Arc::new(pin::PinnedVerifier::new(
+                    *pin, provider,
+                )))
+                .with_no_client_auth(),
+            Self::CaPem(pem) => {
+                use rustls::pki_types::pem::PemObject as _;
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+                    let cert = cert.map_err(|_| ClientError::BadTrust("CA file is not PEM"))?;
+                    roots
+                        .add(cert)
+                        .map_err(|_| ClientError::BadTrust("CA certificate rejected"))?;
+                }
+                if roots.is_empty() {
+                    return Err(ClientError::BadTrust("CA file holds no certificate"));
+                }
+                builder.with_root_certificates(roots).with_no_client_auth()
+            }
+            Self::System => return Err(ClientError::BadTrust("system trust has no preset configuration")),
+        };
+        Ok(config)
+    }
+}
+
+/// Makes ring the process-wide rustls provider (reqwest needs one even for
+/// plain-HTTP clients). Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+mod pin {
+    //! A verifier that accepts exactly one certificate, by its SHA-256.
+    use std::sync::Arc;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::CryptoProvider;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, Error, SignatureScheme};
+    use sha2::Digest as _;
+
+    #[derive(Debug)]
+    pub(super) struct PinnedVerifier {
+        pin: [u8; 32],
+        provider: Arc<CryptoProvider>,
+    }
+
+    impl PinnedVerifier {
+        pub(super) fn new(pin: [u8; 32], provider: Arc<CryptoProvider>) -> Self {
+            Self { pin, provider }
+        }
+    }
+
+    impl ServerCertVerifier for PinnedVerifier {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            // The pin is the identity: name and validity come with it.
+            let seen: [u8; 32] = sha2::Sha256::digest(end_entity.as_ref()).into();
+            if subtle_eq(&seen, &self.pin) {
+                Ok(ServerCertVerified::assertion())
+            } else {
+                Err(Error::InvalidCertificate(
+                    rustls::CertificateError::ApplicationVerificationFailure,
+                ))
+            }
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            _message: &[u8],
+            _cert: &CertificateDer<'_>,
+            _dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            Err(Error::PeerIncompatible(rustls::PeerIncompatible::Tls12NotOffered))
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            // The server must still prove it holds the pinned certificate's key.
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    }
+
+    fn subtle_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
 /// One platform, reached over HTTP.
 #[derive(Debug)]
 pub struct PlatformClient {
@@ -96,13 +269,12 @@ fn transport(e: &reqwest::Error) -> ClientError {
 }
 
 impl PlatformClient {
-    /// `base_url` like `http://127.0.0.1:8680`; each try times out after `timeout`;
+    /// `base_url` like `https://127.0.0.1:8680`, whose server `trust`
+    /// vouches for (a plain `http://` URL only where the platform was
+    /// explicitly started without TLS); each try times out after `timeout`;
     /// transport failures are retried `retries` times.
-    pub fn new(base_url: &str, timeout: Duration, retries: u32) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| transport(&e))?;
+    pub fn new(base_url: &str, trust: &Trust, timeout: Duration, retries: u32) -> Result<Self> {
+        let http = trust.http_client(base_url, timeout)?;
         Ok(Self {
             base: base_url.trim_end_matches('/').to_owned(),
             http,

@@ -62,6 +62,15 @@ impl PartialEq for AdminToken {
     }
 }
 
+/// Whether `wz serve` speaks HTTPS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    #[default]
+    On,
+    Off,
+}
+
 /// Everything an operator can tune. The master key is not here: it comes
 /// from `WZ_MASTER_KEY` or `master_key_file`; the admin token is held as an
 /// [`AdminToken`].
@@ -74,6 +83,15 @@ pub struct PlatformConfig {
     pub listen: String,
     /// File holding the 32-hex-digit master key (if `WZ_MASTER_KEY` is unset).
     pub master_key_file: Option<String>,
+    /// HTTPS certificate chain, PEM (with `tls_key`). Without both, the
+    /// embedded SQLite default makes a self-signed certificate in its data
+    /// folder; a PostgreSQL deployment must give them (or `tls = "off"`).
+    pub tls_cert: Option<String>,
+    /// HTTPS private key, PEM.
+    pub tls_key: Option<String>,
+    /// `"on"` (default) or `"off"`: plain HTTP, only behind a TLS proxy, with
+    /// a warning at start.
+    pub tls: TlsMode,
     /// Operator token for the admin API (`WZ_ADMIN_TOKEN` overrides).
     pub admin_token: Option<AdminToken>,
     /// Card authority public keys (PEM files) trusted for card data.
@@ -122,6 +140,9 @@ impl Default for PlatformConfig {
             database_url: "sqlite://wz-data/platform.db".to_owned(),
             listen: "127.0.0.1:8680".to_owned(),
             master_key_file: None,
+            tls_cert: None,
+            tls_key: None,
+            tls: TlsMode::On,
             admin_token: None,
             card_authority_keys: Vec::new(),
             qr_freshness_secs: wz_proto::qr::DEFAULT_FRESHNESS_SECS,

@@ -116,6 +116,20 @@ impl TlsIdentity {
     }
 }
 
+/// Adds `GET /.well-known/wz-tls-fingerprint` (the hex SHA-256 of the
+/// certificate being served), so an operator can confirm the pin a client
+/// was given over a channel they already trust.
+pub fn with_fingerprint(app: axum::Router, identity: &TlsIdentity) -> axum::Router {
+    let fp = identity.fingerprint_hex();
+    app.route(
+        FINGERPRINT_PATH,
+        axum::routing::get(move || {
+            let fp = fp.clone();
+            async move { fp }
+        }),
+    )
+}
+
 /// Serves `app` on `listener` over TLS until `shutdown` completes, then
 /// lets requests in flight finish. Handshake failures drop only that
 /// connection (logged at debug, with the peer address and nothing else).

@@ -145,7 +145,10 @@ async fn env_with(backend: Backend, config: PlatformConfig) -> Env {
     });
     Env {
         base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
+        http: {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::new()
+        },
         platform,
         authority,
         store: Some(t),

@@ -76,7 +76,10 @@ async fn router_serves_every_documented_route() {
             .await
             .unwrap();
     });
-    let http = reqwest::Client::new();
+    let http = {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+    };
     for (method, path) in ROUTES {
         let url = format!("http://{addr}{}", path.replace(['{', '}'], ""));
         let req = if *method == "get" {

@@ -12,6 +12,7 @@ pub mod scan;
 use std::time::Duration;
 
 use wz_client::PlatformClient;
+pub use wz_client::Trust;
 use wz_crypto::Sm2PrivateKey;
 use wz_proto::api::{
     Bytes, Challenge, EnrolResponse, KeyUsage, ReleasedAttributes, UpgradedEnrolRequest, VerifyRequest,
@@ -66,6 +67,7 @@ impl Terminal {
         rp_id: &str,
         key: Sm2PrivateKey,
         platform_url: &str,
+        trust: &Trust,
         timeout: Duration,
         retries: u32,
     ) -> Result<Self> {
@@ -73,7 +75,7 @@ impl Terminal {
         Ok(Self {
             rp_id: rp_id.to_owned(),
             key,
-            client: PlatformClient::new(platform_url, timeout, retries)?,
+            client: PlatformClient::new(platform_url, trust, timeout, retries)?,
         })
     }
 

@@ -39,6 +39,12 @@ pub struct WalletState {
     pub clock_offset: i64,
     /// The platform this wallet enrols with.
     pub platform_url: String,
+    /// SHA-256 (hex) of the platform's TLS certificate, pinned at init.
+    #[serde(default)]
+    pub tls_pin: Option<String>,
+    /// The CA certificates (PEM) the platform's TLS certificate chains to.
+    #[serde(default)]
+    pub tls_ca_pem: Option<String>,
     /// Optional second unlock gate: the holder's face, checked on the
     /// device before a QR is shown.
     #[serde(default)]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wz_client::PlatformClient;
+use wz_client::{PlatformClient, Trust};
 use wz_crypto::Sm2PrivateKey;
 use wz_proto::api::{
     Bytes, Challenge, CredentialStatus, EnrolResponse, HistoryEntry, IdentityItems, KeyUsage,
@@ -59,24 +59,45 @@ fn new_device_key() -> Result<(Sm2PrivateKey, Zeroizing<String>)> {
     Ok((key, Zeroizing::new(hex::encode(der.as_slice()))))
 }
 
-fn client(url: &str) -> Result<PlatformClient> {
+fn trust_of(state: &WalletState) -> Result<Trust> {
+    Ok(match (&state.tls_pin, &state.tls_ca_pem) {
+        (Some(pin), _) => Trust::pin_from_hex(pin)?,
+        (None, Some(pem)) => Trust::CaPem(pem.as_bytes().to_vec()),
+        (None, None) => Trust::System,
+    })
+}
+
+fn client(state: &WalletState) -> Result<PlatformClient> {
     // Wallet calls are device-signed with a one-time nonce: no blind retries.
-    Ok(PlatformClient::new(url, Duration::from_secs(30), 0)?)
+    Ok(PlatformClient::new(
+        &state.platform_url,
+        &trust_of(state)?,
+        Duration::from_secs(30),
+        0,
+    )?)
 }
 
 impl<K: Keystore> Wallet<K> {
-    /// Creates a new wallet (fresh device key, no credential) sealed under `pin`.
-    pub fn init(mut store: K, pin: &str, platform_url: &str) -> Result<Self> {
+    /// Creates a new wallet (fresh device key, no credential) sealed under
+    /// `pin`, talking to the platform at `platform_url` as `trust` vouches.
+    pub fn init(mut store: K, pin: &str, platform_url: &str, trust: &Trust) -> Result<Self> {
         let (device, device_key) = new_device_key()?;
+        let (tls_pin, tls_ca_pem) = match trust {
+            Trust::PinnedSha256(p) => (Some(hex::encode(p)), None),
+            Trust::CaPem(pem) => (None, Some(String::from_utf8_lossy(pem).into_owned())),
+            Trust::System => (None, None),
+        };
         let state = WalletState {
             device_key,
             platform_url: platform_url.to_owned(),
+            tls_pin,
+            tls_ca_pem,
             ..WalletState::default()
         };
         store.create(pin, &state)?;
         Ok(Self {
             store,
-            client: client(platform_url)?,
+            client: client(&state)?,
             state,
             device,
             face_checked: false,
@@ -87,7 +108,7 @@ impl<K: Keystore> Wallet<K> {
     pub fn unlock(mut store: K, pin: &str, now: u64) -> Result<Self> {
         let state = store.unlock(pin, now)?;
         let device = device_from(&state)?;
-        let client = client(&state.platform_url)?;
+        let client = client(&state)?;
         client.set_clock_offset(state.clock_offset);
         Ok(Self {
             store,

@@ -282,6 +282,8 @@ pub async fn run_backend(
 ) -> anyhow::Result<BackendFigures> {
     let s = setup(backend, concurrency).await?;
     let url = format!("{}/v1/verify", s.base);
+    // Plain HTTP on loopback: this measures the verification path, not TLS.
+    wz_client::install_tls_provider();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;

@@ -72,6 +72,30 @@ pub fn action_text(actions: &[LivenessAction]) -> String {
         .join(", then ")
 }
 
+/// How the CLI trusts the platform's HTTPS certificate.
+#[derive(Debug, Clone, Args)]
+pub struct TrustArgs {
+    /// SHA-256 of the platform's TLS certificate (printed by `wz serve`).
+    #[arg(long, global = true, conflicts_with = "ca")]
+    pub pin_sha256: Option<String>,
+    /// CA certificate file (PEM) the platform's certificate chains to.
+    #[arg(long, global = true)]
+    pub ca: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The trust these flags give (the system's store when neither is set).
+    pub fn trust(&self) -> anyhow::Result<wz_wallet::Trust> {
+        Ok(match (&self.pin_sha256, &self.ca) {
+            (Some(pin), _) => wz_wallet::Trust::pin_from_hex(pin)?,
+            (None, Some(ca)) => wz_wallet::Trust::CaPem(
+                std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?,
+            ),
+            (None, None) => wz_wallet::Trust::System,
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct WalletArgs {
     /// The wallet file (sealed under the wallet PIN; from WZ_WALLET_PIN or asked).
@@ -85,9 +109,11 @@ pub struct WalletArgs {
 pub enum WalletCommand {
     /// Create the wallet: a device key sealed under a new wallet PIN.
     Init {
-        /// Platform URL, e.g. http://127.0.0.1:8680.
+        /// Platform URL, e.g. https://127.0.0.1:8680.
         #[arg(long)]
         platform: String,
+        #[command(flatten)]
+        trust: TrustArgs,
     },
     /// Lightweight enrolment online: four items + live face.
     EnrolLight {
@@ -178,9 +204,10 @@ fn level_name(l: wz_proto::Level) -> &'static str {
 pub async fn wallet(args: WalletArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let path = args.wallet.as_path();
     match args.command {
-        WalletCommand::Init { platform } => {
+        WalletCommand::Init { platform, trust } => {
+            let trust = trust.trust()?;
             let pin = secret("WZ_WALLET_PIN", "new wallet PIN (6+ characters)")?;
-            Wallet::init(FileKeystore::new(path), &pin, &platform)?;
+            Wallet::init(FileKeystore::new(path), &pin, &platform, &trust)?;
             writeln!(out, "wallet created at {}", path.display())?;
         }
         WalletCommand::EnrolLight {
@@ -345,8 +372,10 @@ pub struct TerminalArgs {
     #[arg(long, global = true)]
     key: Option<PathBuf>,
     /// Platform URL.
-    #[arg(long, global = true, default_value = "http://127.0.0.1:8680")]
+    #[arg(long, global = true, default_value = "https://127.0.0.1:8680")]
     platform: String,
+    #[command(flatten)]
+    trust: TrustArgs,
     #[command(subcommand)]
     command: TerminalCommand,
 }
@@ -391,6 +420,7 @@ fn terminal_for(args: &TerminalArgs) -> anyhow::Result<Terminal> {
         rp_id,
         Sm2PrivateKey::from_pem(&pem)?,
         &args.platform,
+        &args.trust.trust()?,
         Duration::from_secs(30),
         2,
     )?)

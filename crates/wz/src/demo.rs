@@ -18,7 +18,7 @@ use wz_proto::{AuthMode, CredentialPin, IdNumber, ResultCode};
 use wz_store::RpRole;
 use wz_terminal::card_reader::{CardReader as _, FileCardReader};
 use wz_terminal::{Extras, Terminal, Verified};
-use wz_wallet::{FileKeystore, Holder, Wallet, mask_name};
+use wz_wallet::{FileKeystore, Holder, Trust, Wallet, mask_name};
 
 use crate::citizen::{LiveFrames, action_text};
 use crate::{demo_registry, env, face, registry};
@@ -222,6 +222,7 @@ async fn register(
     dir: &Path,
     rp: Rp<'_>,
     url: &str,
+    trust: &Trust,
 ) -> anyhow::Result<Terminal> {
     let key = Sm2PrivateKey::generate()?;
     env::write_secret(
@@ -243,7 +244,7 @@ async fn register(
             env::now(),
         )
         .await?;
-    Ok(Terminal::new(rp.id, key, url, Duration::from_secs(30), 2)?)
+    Ok(Terminal::new(rp.id, key, url, trust, Duration::from_secs(30), 2)?)
 }
 
 async fn face_check(
@@ -308,11 +309,22 @@ pub async fn run(
     }
     let platform = Arc::new(env::open_platform(&config, env::Faces::Loaded(Box::new(engine.clone()))).await?);
     let listener = tokio::net::TcpListener::bind(&config.listen).await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let app = wz_platform::http::router(Arc::clone(&platform));
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("https://{}", listener.local_addr()?);
+    // HTTPS as `wz serve` does it: a self-signed certificate in the data
+    // folder, which the wallet and the terminals pin.
+    let identity = env::tls_identity(&config)?.context("the demo runs over TLS")?;
+    let trust = Trust::PinnedSha256(identity.fingerprint());
+    let app = wz_platform::tls::with_fingerprint(wz_platform::http::router(Arc::clone(&platform)), &identity);
+    let tls_config = identity.server_config()?;
+    let server = tokio::spawn(wz_platform::tls::serve(
+        listener,
+        app,
+        tls_config,
+        std::future::pending::<()>(),
+    ));
     out.ok(&format!(
-        "listening on {url}; database {}",
+        "listening on {url} (TLS 1.3, self-signed certificate pinned by SHA-256 {}…); database {}",
+        identity.fingerprint_hex().get(..16).unwrap_or_default(),
         data.join("platform.db").display()
     ))?;
     out.line(&format!(
@@ -374,6 +386,7 @@ pub async fn run(
             attributes: vec![Attribute::Name, Attribute::IdNumber],
         },
         &url,
+        &trust,
     )
     .await?;
     let cafe = register(
@@ -387,6 +400,7 @@ pub async fn run(
             attributes: vec![Attribute::AgeOver18],
         },
         &url,
+        &trust,
     )
     .await?;
     let police = register(
@@ -400,6 +414,7 @@ pub async fn run(
             attributes: vec![],
         },
         &url,
+        &trust,
     )
     .await?;
     out.ok("hotel: QR + face (0x06) → name, ID number")?;
@@ -409,7 +424,7 @@ pub async fn run(
     // ---------------------------------------------------------- wallet + light enrolment
     out.step("Wallet: created on the phone, sealed under the wallet PIN")?;
     let phone1 = data.join("phone-1/wallet.json");
-    let mut wallet = Wallet::init(FileKeystore::new(&phone1), WALLET_PIN, &url)?;
+    let mut wallet = Wallet::init(FileKeystore::new(&phone1), WALLET_PIN, &url, &trust)?;
     out.ok(&format!("device SM2 key made; keystore {}", phone1.display()))?;
 
     out.step("Lightweight enrolment online: four items + live face")?;
@@ -527,7 +542,7 @@ pub async fn run(
     out.step("Lost phone: the citizen enrols again on a new phone")?;
     let old_qr = wallet.qr().await?;
     let phone2 = data.join("phone-2/wallet.json");
-    let mut wallet2 = Wallet::init(FileKeystore::new(&phone2), WALLET_PIN, &url)?;
+    let mut wallet2 = Wallet::init(FileKeystore::new(&phone2), WALLET_PIN, &url, &trust)?;
     let ch = wallet2.challenge(wz_platform::PURPOSE_LIGHT).await?;
     wallet2
         .enrol_light(&ch, &items, citizen.frames(&ch.actions)?)

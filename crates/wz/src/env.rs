@@ -112,6 +112,41 @@ pub fn master_key(config: &PlatformConfig) -> anyhow::Result<MasterKey> {
     Ok(MasterKey::from_hex(&text)?)
 }
 
+/// The HTTPS identity `wz serve` uses: `tls_cert` + `tls_key`, else (the
+/// embedded SQLite default) a self-signed certificate kept beside the
+/// database (`tls-cert.pem`, `tls-key.pem` 0600), made on first start.
+/// `None` only with `tls = "off"`.
+pub fn tls_identity(config: &PlatformConfig) -> anyhow::Result<Option<wz_platform::tls::TlsIdentity>> {
+    use wz_platform::tls::TlsIdentity;
+    let read = |f: &str| std::fs::read_to_string(f).with_context(|| format!("reading {f}"));
+    match (config.tls, &config.tls_cert, &config.tls_key) {
+        (wz_platform::TlsMode::Off, _, _) => {
+            tracing::warn!("TLS is off (tls = \"off\"): serve only behind a TLS-terminating proxy");
+            Ok(None)
+        }
+        (_, Some(cert), Some(key)) => Ok(Some(TlsIdentity::from_pem(&read(cert)?, &read(key)?)?)),
+        (_, Some(_), None) | (_, None, Some(_)) => bail!("tls_cert and tls_key go together"),
+        (_, None, None) => {
+            let Some(dir) = sqlite_dir(&config.database_url) else {
+                bail!("set tls_cert and tls_key (PEM) for HTTPS, or tls = \"off\" behind a TLS proxy")
+            };
+            let (cert, key) = (dir.join("tls-cert.pem"), dir.join("tls-key.pem"));
+            if cert.is_file() && key.is_file() {
+                return Ok(Some(TlsIdentity::from_pem(
+                    &std::fs::read_to_string(&cert)?,
+                    &std::fs::read_to_string(&key)?,
+                )?));
+            }
+            let hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+            let id = TlsIdentity::self_signed(&hosts)?;
+            write_secret(&key, id.key_pem().as_bytes())?;
+            std::fs::write(&cert, id.cert_pem())?;
+            tracing::info!(path = %cert.display(), "created a self-signed TLS certificate");
+            Ok(Some(id))
+        }
+    }
+}
+
 /// Writes a new secret file readable by its owner only; never overwrites.
 pub fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;

@@ -26,12 +26,23 @@ pub async fn run(config: PlatformConfig) -> anyhow::Result<()> {
         face_threshold = config.face_threshold.unwrap_or(wz_face::engine::DEFAULT_THRESHOLD),
         "wz serve listening"
     );
-    println!("wz serve: http://{addr}");
+    let tls = env::tls_identity(&config)?;
     let housekeeping = tokio::spawn(housekeep_every_minute(Arc::clone(&platform)));
     let app = wz_platform::http::router(Arc::clone(&platform));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    match tls {
+        Some(identity) => {
+            println!("wz serve: https://{addr}");
+            println!("TLS certificate SHA-256: {}", identity.fingerprint_hex());
+            let app = wz_platform::tls::with_fingerprint(app, &identity);
+            wz_platform::tls::serve(listener, app, identity.server_config()?, shutdown()).await?;
+        }
+        None => {
+            println!("wz serve: http://{addr} (TLS off)");
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown())
+                .await?;
+        }
+    }
     housekeeping.abort();
     platform.store().close().await;
     tracing::info!("wz serve stopped");

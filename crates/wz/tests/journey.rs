@@ -24,7 +24,7 @@ use wz_proto::api::{CredentialStatus, IdentityItems};
 use wz_proto::{AuthMode, CredentialPin, ResultCode};
 use wz_store::Backend;
 use wz_terminal::{Extras, Terminal};
-use wz_wallet::{FileKeystore, Holder, Wallet, WalletError};
+use wz_wallet::{FileKeystore, Holder, Trust, Wallet, WalletError};
 
 const ADMIN: &str = "journey-admin-token";
 
@@ -99,7 +99,8 @@ async fn serve(dir: &Path, database_url: &str, authority: &Sm2PrivateKey) -> Ser
         &config,
         format!(
             "database_url = \"{database_url}\"\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"{ADMIN}\"\n\
-             card_authority_keys = [\"{}\"]\nliveness_actions = [\"turn_left\", \"turn_right\"]\n",
+             card_authority_keys = [\"{}\"]\nliveness_actions = [\"turn_left\", \"turn_right\"]\n\
+             tls = \"off\"\n",
             pub_pem.display()
         ),
     )
@@ -117,7 +118,10 @@ async fn serve(dir: &Path, database_url: &str, authority: &Sm2PrivateKey) -> Ser
         child,
         url: format!("http://127.0.0.1:{port}"),
     };
-    let http = reqwest::Client::new();
+    let http = {
+        wz_client::install_tls_provider();
+        reqwest::Client::new()
+    };
     for _ in 0..300 {
         if let Ok(r) = http.get(format!("{}/readyz", server.url)).send().await
             && r.status() == 200
@@ -143,15 +147,26 @@ async fn register(
         "public_key": hex::encode(key.public_key().to_sec1_bytes()),
         "modes": modes, "attributes": attrs, "rate_per_s": 100,
     });
-    let r = reqwest::Client::new()
-        .post(format!("{url}/v1/admin/rps"))
-        .bearer_auth(ADMIN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = {
+        wz_client::install_tls_provider();
+        reqwest::Client::new()
+    }
+    .post(format!("{url}/v1/admin/rps"))
+    .bearer_auth(ADMIN)
+    .json(&body)
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), 201);
-    let t = Terminal::new(rp_id, key.clone(), url, Duration::from_secs(30), 1).unwrap();
+    let t = Terminal::new(
+        rp_id,
+        key.clone(),
+        url,
+        &Trust::System,
+        Duration::from_secs(30),
+        1,
+    )
+    .unwrap();
     (t, key)
 }
 
@@ -272,6 +287,7 @@ async fn journey_against_wz_serve(b: Backend) {
             FileKeystore::with_iterations(&wallet_path, 10_000),
             "right-pin",
             &url,
+            &Trust::System,
         )
         .unwrap(),
     );
@@ -391,6 +407,7 @@ async fn journey_against_wz_serve(b: Backend) {
         "cafe",
         Sm2PrivateKey::generate().unwrap(),
         &url,
+        &Trust::System,
         Duration::from_secs(30),
         0,
     )
@@ -407,7 +424,15 @@ async fn journey_against_wz_serve(b: Backend) {
     // A lost reply: the terminal retries the same signed request and gets
     // the verdict, and the platform counted the verification once.
     let (proxy, dropped) = drop_first_reply(&url).await;
-    let flaky = Terminal::new("cafe", cafe_key.clone(), &proxy, Duration::from_secs(5), 2).unwrap();
+    let flaky = Terminal::new(
+        "cafe",
+        cafe_key.clone(),
+        &proxy,
+        &Trust::System,
+        Duration::from_secs(5),
+        2,
+    )
+    .unwrap();
     let v = flaky
         .verify(qr_only, Some(&wallet.qr().await.unwrap()), Extras::default())
         .await
@@ -432,6 +457,7 @@ async fn journey_against_wz_serve(b: Backend) {
         FileKeystore::with_iterations(&dir.join("phone-2/wallet.json"), 10_000),
         "pin-two",
         &url,
+        &Trust::System,
     )
     .unwrap();
     let ch = phone2.challenge("enrol-light").await.unwrap();

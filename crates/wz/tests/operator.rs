@@ -203,10 +203,11 @@ fn operator_journey() {
         .assert()
         .failure();
 
-    // Audit: import, registration are logged and the chain holds.
+    // Audit: the five platform keys made on first start, the import and
+    // the two registrations are logged, and the chain holds.
     let out = stdout(wz(dir).args(["admin", "audit", "verify"]));
     assert!(
-        out.contains("chain intact") && out.contains("head seq 3"),
+        out.contains("chain intact") && out.contains("head seq 8"),
         "{out}"
     );
 
@@ -225,31 +226,92 @@ fn operator_journey() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    reader.read_line(&mut line).unwrap();
     let addr = line
         .trim()
-        .strip_prefix("wz serve: http://")
-        .expect("serve prints its URL")
+        .strip_prefix("wz serve: https://")
+        .expect("serve prints its https URL")
         .to_owned();
-    let get = |path: &str| {
-        let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).unwrap();
-        resp
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let fingerprint = line
+        .trim()
+        .strip_prefix("TLS certificate SHA-256: ")
+        .expect("serve prints its certificate fingerprint")
+        .to_owned();
+    let cert = dir.join("data/tls-cert.pem");
+    assert!(cert.is_file(), "self-signed certificate kept beside the database");
+
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(s, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    assert!(!resp.starts_with(b"HTTP/1.1 200"), "plain HTTP was served");
+
+    // curl with the certificate as its CA (what an operator would type).
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--tlsv1.3", "--cacert"])
+            .arg(&cert)
+            .arg(format!(
+                "https://localhost:{}/healthz",
+                addr.rsplit(':').next().unwrap()
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "curl --cacert: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        eprintln!("curl not installed: checking with the client library only");
+    }
+
+    // The client library, trusting the pin or the CA file; a wrong pin is refused.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let base = format!("https://{addr}");
+    let timeout = std::time::Duration::from_secs(10);
+    let get = |trust: wz_client::Trust, path: &str| {
+        let http = trust.http_client(&base, timeout).unwrap();
+        rt.block_on(async {
+            let r = http.get(format!("{base}{path}")).send().await?;
+            Ok::<_, reqwest::Error>((r.status().as_u16(), r.text().await?))
+        })
     };
-    assert!(get("/healthz").starts_with("HTTP/1.1 200"));
-    assert!(get("/readyz").starts_with("HTTP/1.1 200"));
-    let keys = get("/v1/keys");
+    let pinned = || wz_client::Trust::pin_from_hex(&fingerprint).unwrap();
+    assert_eq!(get(pinned(), "/healthz").unwrap().0, 200);
+    assert_eq!(get(pinned(), "/readyz").unwrap().0, 200);
+    let ca = wz_client::Trust::CaPem(std::fs::read(&cert).unwrap());
+    let (status, keys) = get(ca, "/v1/keys").unwrap();
+    assert_eq!(status, 200);
     assert!(
         keys.contains("\"usage\":\"signing\"") && keys.contains("\"usage\":\"encryption\""),
         "{keys}"
     );
-    let missing = get("/nope");
-    assert!(missing.contains("application/problem+json"), "{missing}");
+    assert_eq!(
+        get(pinned(), wz_platform::tls::FINGERPRINT_PATH).unwrap().1,
+        fingerprint,
+        "served fingerprint is the printed one"
+    );
+    let missing = get(pinned(), "/nope").unwrap();
+    assert!((400..500).contains(&missing.0), "{missing:?}");
+    assert!(
+        get(wz_client::Trust::PinnedSha256([7; 32]), "/healthz").is_err(),
+        "wrong pin accepted"
+    );
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
