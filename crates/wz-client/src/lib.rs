@@ -67,6 +67,16 @@ impl Reply {
     }
 }
 
+/// Which TLS 1.3 suites a client offers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TlsSuites {
+    /// ring's standard suites.
+    #[default]
+    Standard,
+    /// Only RFC 8998 `TLS_SM4_GCM_SM3` with `curveSM2` and `sm2sig_sm3`.
+    ShangMi,
+}
+
 /// How a client decides it is talking to the real platform over HTTPS.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Trust {
@@ -102,14 +112,24 @@ impl Trust {
     /// An HTTP client for `base_url` that trusts the server as this says
     /// (TLS 1.3 only); a plain `http://` URL gets no TLS at all.
     pub fn http_client(&self, base_url: &str, timeout: Duration) -> Result<reqwest::Client> {
+        self.http_client_with(base_url, timeout, TlsSuites::Standard)
+    }
+
+    /// [`Trust::http_client`], offering `suites`.
+    pub fn http_client_with(
+        &self,
+        base_url: &str,
+        timeout: Duration,
+        suites: TlsSuites,
+    ) -> Result<reqwest::Client> {
         install_tls_provider();
         let builder = reqwest::Client::builder().timeout(timeout);
         let builder = if base_url.starts_with("https://") {
-            if *self == Self::System {
+            if *self == Self::System && suites == TlsSuites::Standard {
                 // reqwest's platform verifier with the process-wide provider.
                 builder
             } else {
-                builder.tls_backend_preconfigured(self.tls_config()?)
+                builder.tls_backend_preconfigured(self.tls_config(suites)?)
             }
         } else if base_url.starts_with("http://") {
             builder
@@ -121,8 +141,11 @@ impl Trust {
         builder.build().map_err(|e| transport(&e))
     }
 
-    fn tls_config(&self) -> Result<rustls::ClientConfig> {
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    fn tls_config(&self, suites: TlsSuites) -> Result<rustls::ClientConfig> {
+        let provider = std::sync::Arc::new(match suites {
+            TlsSuites::Standard => rustls::crypto::ring::default_provider(),
+            TlsSuites::ShangMi => wz_tls::shangmi_provider(),
+        });
         let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::clone(&provider))
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|_| ClientError::BadTrust("TLS 1.3 unavailable"))?;
@@ -147,7 +170,11 @@ impl Trust {
                 }
                 builder.with_root_certificates(roots).with_no_client_auth()
             }
-            Self::System => return Err(ClientError::BadTrust("system trust has no preset configuration")),
+            Self::System => {
+                return Err(ClientError::BadTrust(
+                    "ShangMi TLS needs a pinned fingerprint or a CA file (no system store holds SM2 roots)",
+                ));
+            }
         };
         Ok(config)
     }
@@ -274,7 +301,18 @@ impl PlatformClient {
     /// explicitly started without TLS); each try times out after `timeout`;
     /// transport failures are retried `retries` times.
     pub fn new(base_url: &str, trust: &Trust, timeout: Duration, retries: u32) -> Result<Self> {
-        let http = trust.http_client(base_url, timeout)?;
+        Self::with_suites(base_url, trust, TlsSuites::Standard, timeout, retries)
+    }
+
+    /// [`PlatformClient::new`], offering the TLS `suites` given.
+    pub fn with_suites(
+        base_url: &str,
+        trust: &Trust,
+        suites: TlsSuites,
+        timeout: Duration,
+        retries: u32,
+    ) -> Result<Self> {
+        let http = trust.http_client_with(base_url, timeout, suites)?;
         Ok(Self {
             base: base_url.trim_end_matches('/').to_owned(),
             http,

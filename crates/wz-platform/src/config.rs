@@ -71,6 +71,17 @@ pub enum TlsMode {
     Off,
 }
 
+/// Which TLS 1.3 cipher suites `wz serve` offers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsSuites {
+    /// AES-GCM and ChaCha20-Poly1305 with ECDHE and an ECDSA/RSA certificate.
+    #[default]
+    Standard,
+    /// RFC 8998 ShangMi only: `TLS_SM4_GCM_SM3`, `curveSM2`, an SM2 certificate.
+    Shangmi,
+}
+
 /// Everything an operator can tune. The master key is not here: it comes
 /// from `WZ_MASTER_KEY` or `master_key_file`; the admin token is held as an
 /// [`AdminToken`].
@@ -92,6 +103,8 @@ pub struct PlatformConfig {
     /// `"on"` (default) or `"off"`: plain HTTP, only behind a TLS proxy, with
     /// a warning at start.
     pub tls: TlsMode,
+    /// `"standard"` (default) or `"shangmi"` (RFC 8998, SM2 certificate).
+    pub tls_suites: TlsSuites,
     /// Operator token for the admin API (`WZ_ADMIN_TOKEN` overrides).
     pub admin_token: Option<AdminToken>,
     /// Card authority public keys (PEM files) trusted for card data.
@@ -143,6 +156,7 @@ impl Default for PlatformConfig {
             tls_cert: None,
             tls_key: None,
             tls: TlsMode::On,
+            tls_suites: TlsSuites::Standard,
             admin_token: None,
             card_authority_keys: Vec::new(),
             qr_freshness_secs: wz_proto::qr::DEFAULT_FRESHNESS_SECS,

@@ -15,7 +15,7 @@ mod ratelimit;
 pub mod registry;
 pub mod tls;
 
-pub use config::{AdminToken, PlatformConfig, TlsMode};
+pub use config::{AdminToken, PlatformConfig, TlsMode, TlsSuites};
 pub use error::{PlatformError, Result};
 pub use platform::{
     Housekeeping, PURPOSE_LIGHT, PURPOSE_UPGRADED, PURPOSE_VERIFY, Platform, RpRegistration, SignedReply,

@@ -75,6 +75,15 @@ impl TlsIdentity {
         Self::from_pem(&cert.pem(), &key.serialize_pem())
     }
 
+    /// A fresh self-signed SM2 certificate (SM2-with-SM3) for `hosts`, for
+    /// a server offering only the RFC 8998 ShangMi suite.
+    pub fn self_signed_sm2(hosts: &[String]) -> Result<Self> {
+        let key = wz_crypto::Sm2PrivateKey::generate()?;
+        let der = wz_tls::self_signed_sm2_der(&key, "wangzheng platform (self-signed, SM2)", hosts)
+            .map_err(|_| bad("could not sign the SM2 TLS certificate"))?;
+        Self::from_pem(&wz_tls::cert_pem(&der), &key.to_pkcs8_pem()?)
+    }
+
     /// The certificate chain as PEM (to store or hand to clients).
     #[must_use]
     pub fn cert_pem(&self) -> &str {
@@ -102,9 +111,14 @@ impl TlsIdentity {
         hex::encode(self.fingerprint())
     }
 
-    /// A TLS 1.3-only server configuration with the ring provider.
-    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// A TLS 1.3-only server configuration offering `suites`: ring's
+    /// standard suites, or only the ShangMi suite (then the certificate and
+    /// key must be SM2).
+    pub fn server_config(&self, suites: crate::TlsSuites) -> Result<Arc<rustls::ServerConfig>> {
+        let provider = Arc::new(match suites {
+            crate::TlsSuites::Standard => rustls::crypto::ring::default_provider(),
+            crate::TlsSuites::Shangmi => wz_tls::shangmi_provider(),
+        });
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|_| bad("TLS 1.3 is not available"))?

@@ -11,8 +11,7 @@ pub mod scan;
 
 use std::time::Duration;
 
-use wz_client::PlatformClient;
-pub use wz_client::Trust;
+pub use wz_client::{PlatformClient, TlsSuites, Trust};
 use wz_crypto::Sm2PrivateKey;
 use wz_proto::api::{
     Bytes, Challenge, EnrolResponse, KeyUsage, ReleasedAttributes, UpgradedEnrolRequest, VerifyRequest,
@@ -76,6 +75,16 @@ impl Terminal {
             rp_id: rp_id.to_owned(),
             key,
             client: PlatformClient::new(platform_url, trust, timeout, retries)?,
+        })
+    }
+
+    /// A terminal over a client set up by the caller (e.g. ShangMi TLS).
+    pub fn from_client(rp_id: &str, key: Sm2PrivateKey, client: PlatformClient) -> Result<Self> {
+        wz_proto::signed_http::check_rp_id(rp_id)?;
+        Ok(Self {
+            rp_id: rp_id.to_owned(),
+            key,
+            client,
         })
     }
 

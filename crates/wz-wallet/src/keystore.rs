@@ -45,6 +45,9 @@ pub struct WalletState {
     /// The CA certificates (PEM) the platform's TLS certificate chains to.
     #[serde(default)]
     pub tls_ca_pem: Option<String>,
+    /// Offer only the RFC 8998 ShangMi TLS suite.
+    #[serde(default)]
+    pub tls_shangmi: bool,
     /// Optional second unlock gate: the holder's face, checked on the
     /// device before a QR is shown.
     #[serde(default)]

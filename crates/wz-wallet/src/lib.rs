@@ -11,4 +11,4 @@ mod wallet;
 pub use error::{Result, WalletError};
 pub use keystore::{FaceGate, FileKeystore, Holder, Keystore, WalletState};
 pub use wallet::{QR_REFRESH_SECS, Summary, SyncOutcome, Wallet, mask_name};
-pub use wz_client::Trust;
+pub use wz_client::{TlsSuites, Trust};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wz_client::{PlatformClient, Trust};
+use wz_client::{PlatformClient, TlsSuites, Trust};
 use wz_crypto::Sm2PrivateKey;
 use wz_proto::api::{
     Bytes, Challenge, CredentialStatus, EnrolResponse, HistoryEntry, IdentityItems, KeyUsage,
@@ -69,9 +69,15 @@ fn trust_of(state: &WalletState) -> Result<Trust> {
 
 fn client(state: &WalletState) -> Result<PlatformClient> {
     // Wallet calls are device-signed with a one-time nonce: no blind retries.
-    Ok(PlatformClient::new(
+    let suites = if state.tls_shangmi {
+        TlsSuites::ShangMi
+    } else {
+        TlsSuites::Standard
+    };
+    Ok(PlatformClient::with_suites(
         &state.platform_url,
         &trust_of(state)?,
+        suites,
         Duration::from_secs(30),
         0,
     )?)
@@ -80,7 +86,18 @@ fn client(state: &WalletState) -> Result<PlatformClient> {
 impl<K: Keystore> Wallet<K> {
     /// Creates a new wallet (fresh device key, no credential) sealed under
     /// `pin`, talking to the platform at `platform_url` as `trust` vouches.
-    pub fn init(mut store: K, pin: &str, platform_url: &str, trust: &Trust) -> Result<Self> {
+    pub fn init(store: K, pin: &str, platform_url: &str, trust: &Trust) -> Result<Self> {
+        Self::init_with_suites(store, pin, platform_url, trust, TlsSuites::Standard)
+    }
+
+    /// [`Wallet::init`], offering the TLS `suites` given (kept in the wallet).
+    pub fn init_with_suites(
+        mut store: K,
+        pin: &str,
+        platform_url: &str,
+        trust: &Trust,
+        suites: TlsSuites,
+    ) -> Result<Self> {
         let (device, device_key) = new_device_key()?;
         let (tls_pin, tls_ca_pem) = match trust {
             Trust::PinnedSha256(p) => (Some(hex::encode(p)), None),
@@ -92,6 +109,7 @@ impl<K: Keystore> Wallet<K> {
             platform_url: platform_url.to_owned(),
             tls_pin,
             tls_ca_pem,
+            tls_shangmi: suites == TlsSuites::ShangMi,
             ..WalletState::default()
         };
         store.create(pin, &state)?;

@@ -81,9 +81,21 @@ pub struct TrustArgs {
     /// CA certificate file (PEM) the platform's certificate chains to.
     #[arg(long, global = true)]
     pub ca: Option<PathBuf>,
+    /// Offer only the RFC 8998 ShangMi suite (for `tls_suites = "shangmi"`).
+    #[arg(long, global = true)]
+    pub shangmi: bool,
 }
 
 impl TrustArgs {
+    /// The TLS suites these flags ask for.
+    pub fn suites(&self) -> wz_wallet::TlsSuites {
+        if self.shangmi {
+            wz_wallet::TlsSuites::ShangMi
+        } else {
+            wz_wallet::TlsSuites::Standard
+        }
+    }
+
     /// The trust these flags give (the system's store when neither is set).
     pub fn trust(&self) -> anyhow::Result<wz_wallet::Trust> {
         Ok(match (&self.pin_sha256, &self.ca) {
@@ -205,9 +217,14 @@ pub async fn wallet(args: WalletArgs, out: &mut impl Write) -> anyhow::Result<()
     let path = args.wallet.as_path();
     match args.command {
         WalletCommand::Init { platform, trust } => {
-            let trust = trust.trust()?;
             let pin = secret("WZ_WALLET_PIN", "new wallet PIN (6+ characters)")?;
-            Wallet::init(FileKeystore::new(path), &pin, &platform, &trust)?;
+            Wallet::init_with_suites(
+                FileKeystore::new(path),
+                &pin,
+                &platform,
+                &trust.trust()?,
+                trust.suites(),
+            )?;
             writeln!(out, "wallet created at {}", path.display())?;
         }
         WalletCommand::EnrolLight {
@@ -416,13 +433,17 @@ fn terminal_for(args: &TerminalArgs) -> anyhow::Result<Terminal> {
     let rp_id = args.rp_id.as_deref().context("--rp-id is required")?;
     let key_path = args.key.as_ref().context("--key is required")?;
     let pem = std::fs::read_to_string(key_path).with_context(|| format!("reading {}", key_path.display()))?;
-    Ok(Terminal::new(
-        rp_id,
-        Sm2PrivateKey::from_pem(&pem)?,
+    let client = wz_terminal::PlatformClient::with_suites(
         &args.platform,
         &args.trust.trust()?,
+        args.trust.suites(),
         Duration::from_secs(30),
         2,
+    )?;
+    Ok(Terminal::from_client(
+        rp_id,
+        Sm2PrivateKey::from_pem(&pem)?,
+        client,
     )?)
 }
 

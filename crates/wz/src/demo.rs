@@ -315,7 +315,7 @@ pub async fn run(
     let identity = env::tls_identity(&config)?.context("the demo runs over TLS")?;
     let trust = Trust::PinnedSha256(identity.fingerprint());
     let app = wz_platform::tls::with_fingerprint(wz_platform::http::router(Arc::clone(&platform)), &identity);
-    let tls_config = identity.server_config()?;
+    let tls_config = identity.server_config(config.tls_suites)?;
     let server = tokio::spawn(wz_platform::tls::serve(
         listener,
         app,

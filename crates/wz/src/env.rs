@@ -130,7 +130,12 @@ pub fn tls_identity(config: &PlatformConfig) -> anyhow::Result<Option<wz_platfor
             let Some(dir) = sqlite_dir(&config.database_url) else {
                 bail!("set tls_cert and tls_key (PEM) for HTTPS, or tls = \"off\" behind a TLS proxy")
             };
-            let (cert, key) = (dir.join("tls-cert.pem"), dir.join("tls-key.pem"));
+            let shangmi = config.tls_suites == wz_platform::TlsSuites::Shangmi;
+            let (cert, key) = if shangmi {
+                (dir.join("tls-sm2-cert.pem"), dir.join("tls-sm2-key.pem"))
+            } else {
+                (dir.join("tls-cert.pem"), dir.join("tls-key.pem"))
+            };
             if cert.is_file() && key.is_file() {
                 return Ok(Some(TlsIdentity::from_pem(
                     &std::fs::read_to_string(&cert)?,
@@ -138,7 +143,11 @@ pub fn tls_identity(config: &PlatformConfig) -> anyhow::Result<Option<wz_platfor
                 )?));
             }
             let hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-            let id = TlsIdentity::self_signed(&hosts)?;
+            let id = if shangmi {
+                TlsIdentity::self_signed_sm2(&hosts)?
+            } else {
+                TlsIdentity::self_signed(&hosts)?
+            };
             write_secret(&key, id.key_pem().as_bytes())?;
             std::fs::write(&cert, id.cert_pem())?;
             tracing::info!(path = %cert.display(), "created a self-signed TLS certificate");

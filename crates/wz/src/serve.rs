@@ -33,8 +33,15 @@ pub async fn run(config: PlatformConfig) -> anyhow::Result<()> {
         Some(identity) => {
             println!("wz serve: https://{addr}");
             println!("TLS certificate SHA-256: {}", identity.fingerprint_hex());
+            tracing::info!(suites = ?config.tls_suites, "TLS 1.3");
             let app = wz_platform::tls::with_fingerprint(app, &identity);
-            wz_platform::tls::serve(listener, app, identity.server_config()?, shutdown()).await?;
+            wz_platform::tls::serve(
+                listener,
+                app,
+                identity.server_config(config.tls_suites)?,
+                shutdown(),
+            )
+            .await?;
         }
         None => {
             println!("wz serve: http://{addr} (TLS off)");
