@@ -433,7 +433,38 @@ wz_store::on_both!(
     modes_without_phone,
     key_rotation_drains,
     rate_limit,
+    housekeeping_bounds_nonces_and_challenges,
 );
+
+/// Used RP nonces and expired challenges are purged by housekeeping, and
+/// a nonce still inside its replay window is kept (so a replay still fails).
+async fn housekeeping_bounds_nonces_and_challenges(b: Backend) {
+    let e = env(b).await;
+    for _ in 0..3 {
+        e.challenge("verify").await;
+    }
+    let t = now();
+    let store = e.platform.store();
+    assert!(
+        store
+            .remember_rp_nonce("hotel", "old-nonce", t - 7200)
+            .await
+            .unwrap()
+    );
+    assert!(store.remember_rp_nonce("hotel", "fresh-nonce", t).await.unwrap());
+    assert_eq!(store.challenge_count().await.unwrap(), 3);
+    // Nothing has expired yet.
+    let done = e.platform.housekeep(t).await.unwrap();
+    assert_eq!((done.challenges, done.rp_nonces), (0, 1));
+    // Past the challenge lifetime and the nonce window.
+    let later = t + PlatformConfig::default().challenge_ttl_secs + 1;
+    let done = e.platform.housekeep(later).await.unwrap();
+    assert_eq!(done.challenges, 3);
+    assert_eq!(store.challenge_count().await.unwrap(), 0);
+    assert_eq!(store.rp_nonce_count().await.unwrap(), 1, "fresh nonce kept");
+    assert!(!store.remember_rp_nonce("hotel", "fresh-nonce", t).await.unwrap());
+    e.finish().await;
+}
 
 /// Challenges ask only actions that are both configured and checkable.
 async fn configured_liveness_actions(b: Backend) {

@@ -87,7 +87,8 @@ pub fn prepare_data_dir(config: &PlatformConfig) -> anyhow::Result<()> {
 /// The master key: `WZ_MASTER_KEY`, else `master_key_file`, else (embedded
 /// SQLite only) `master.key` beside the database, created on first start.
 pub fn master_key(config: &PlatformConfig) -> anyhow::Result<MasterKey> {
-    if let Ok(hex) = std::env::var("WZ_MASTER_KEY") {
+    // The hex text is a secret too: wiped as soon as the key is parsed.
+    if let Ok(hex) = std::env::var("WZ_MASTER_KEY").map(zeroize::Zeroizing::new) {
         return Ok(MasterKey::from_hex(&hex)?);
     }
     let file = match (&config.master_key_file, sqlite_dir(&config.database_url)) {
@@ -107,8 +108,9 @@ pub fn master_key(config: &PlatformConfig) -> anyhow::Result<MasterKey> {
             bail!("set WZ_MASTER_KEY or master_key_file: PostgreSQL deployments need an explicit master key")
         }
     };
-    let text =
-        std::fs::read_to_string(&file).with_context(|| format!("reading master key {}", file.display()))?;
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(&file).with_context(|| format!("reading master key {}", file.display()))?,
+    );
     Ok(MasterKey::from_hex(&text)?)
 }
 
