@@ -721,13 +721,22 @@ impl Platform {
     }
 
     async fn check_pin(&self, citizen_id: i64, pin: CredentialPin, now: u64) -> Result<()> {
-        let state = self.store.pin_state(citizen_id).await?.ok_or(err(
-            ResultCode::PinWrong,
-            "no credential PIN is set (upgraded credential needed)",
-        ))?;
-        if state.locked_until > now {
-            return Err(err(ResultCode::PinLocked, "PIN is locked"));
-        }
+        // The try is counted (and the lock set at the limit) before the slow
+        // hash, so concurrent guesses cannot check more than the limit.
+        let state = self
+            .store
+            .reserve_pin_attempt(citizen_id, now, self.config.pin_lock_after, |n| {
+                self.config.pin_backoff(n)
+            })
+            .await
+            .map_err(|e| match e {
+                wz_store::StoreError::NotFound(_) => err(
+                    ResultCode::PinWrong,
+                    "no credential PIN is set (upgraded credential needed)",
+                ),
+                other => other.into(),
+            })?
+            .ok_or(err(ResultCode::PinLocked, "PIN is locked"))?;
         let hash = PinHash::from_phc_string(&state.pin_hash)
             .map_err(|_| err(ResultCode::InternalError, "stored PIN hash is corrupt"))?;
         let pepper = self.pin_pepper();
@@ -738,12 +747,12 @@ impl Platform {
             self.store.reset_pin_failures(citizen_id, now).await?;
             return Ok(());
         }
-        let after = self.config.pin_lock_after;
-        let st = self
-            .store
-            .record_pin_failure(citizen_id, now, after, |n| self.config.pin_backoff(n))
-            .await?;
-        if st.locked_until > now {
+        if state.locked_until > now {
+            tracing::warn!(
+                event = "pin_locked",
+                failed = state.failed_count,
+                "credential PIN locked after too many wrong tries"
+            );
             Err(err(
                 ResultCode::PinLocked,
                 "PIN is now locked after too many wrong tries",

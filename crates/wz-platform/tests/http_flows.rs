@@ -434,7 +434,79 @@ wz_store::on_both!(
     key_rotation_drains,
     rate_limit,
     housekeeping_bounds_nonces_and_challenges,
+    pin_lockout_holds_under_concurrency,
 );
+
+/// Defect 12.1: twelve 0x0C verifications with wrong PINs (and the right
+/// one last) sent at once check at most `pin_lock_after` PINs; the rest
+/// are refused as locked (or as stale QR codes) without a PIN check.
+async fn pin_lockout_holds_under_concurrency(b: Backend) {
+    let e = env(b).await;
+    let gov = e.register("gov-hall", "verifier", &["0x0C"], &[]).await;
+    let terminal = e
+        .register("police-hall", "trusted_terminal", &["0x03"], &[])
+        .await;
+    let mut w = enrol_upgraded(&e, &terminal, &adult(), "20261126").await.unwrap();
+    let enc = e.key("encryption").await;
+    let mut requests = Vec::new();
+    for i in 0..12 {
+        let pin = if i == 11 {
+            "20261126".to_owned()
+        } else {
+            format!("1111{:04}", 2222 + i)
+        };
+        let (qr, body) = w.qr(&enc, now());
+        let block = CredentialPin::parse(&pin)
+            .unwrap()
+            .seal(&wz_proto::pin::challenge_for_qr(&body), &enc)
+            .unwrap();
+        requests.push(VerifyRequest {
+            qr: Some(qr),
+            pin_block: Some(Bytes(block)),
+            ..vreq(0x0C)
+        });
+    }
+    let e = Arc::new(e);
+    let gov = Arc::new(gov);
+    let mut tasks = Vec::new();
+    for req in requests {
+        let (e, gov) = (Arc::clone(&e), Arc::clone(&gov));
+        tasks.push(tokio::spawn(async move {
+            e.verify("gov-hall", &gov, &req).await.result
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    use ResultCode::{Pass, PinLocked, PinWrong, QrReplayed};
+    let checked = results.iter().filter(|r| matches!(r, PinWrong | Pass)).count();
+    assert!(checked <= 5, "{checked} PINs checked: {results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, PinWrong | Pass | PinLocked | QrReplayed)),
+        "{results:?}"
+    );
+    let citizen = e
+        .platform
+        .store()
+        .registry_by_index(&wz_platform::registry::blind_index(
+            &e.platform.keys(),
+            &adult().id_number,
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .citizen_id;
+    let pin = e.platform.store().pin_state(citizen).await.unwrap().unwrap();
+    assert!(
+        pin.failed_count <= 5,
+        "failure count {} past the limit",
+        pin.failed_count
+    );
+    Arc::try_unwrap(e).ok().unwrap().finish().await;
+}
 
 /// Used RP nonces and expired challenges are purged by housekeeping, and
 /// a nonce still inside its replay window is kept (so a replay still fails).

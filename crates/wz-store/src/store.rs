@@ -580,35 +580,45 @@ impl Store {
         }))
     }
 
-    /// Records a wrong PIN: increments the count and, from `lock_after` wrong
-    /// tries on, locks until `now + backoff(count)`. Atomic; returns the new
-    /// state. Setting a lock writes a `credential_pin.lock` audit entry
-    /// (detail: `citizen=ID count=N`) in the same transaction.
-    pub async fn record_pin_failure(
+    /// Reserves one PIN try before the PIN is checked, so that no number of
+    /// concurrent tries can check more than `lock_after` PINs: one
+    /// conditional update counts the try only while the PIN is not locked,
+    /// and the try that reaches `lock_after` sets the lock
+    /// (`now + backoff(count)`, audited as `credential_pin.lock` with detail
+    /// `citizen=ID count=N`) in the same transaction. A right PIN then
+    /// releases the count with [`Store::reset_pin_failures`]; a wrong one
+    /// leaves it. Returns the state after the reservation, or `None` if the
+    /// PIN is locked; `NotFound` if the citizen has no PIN.
+    pub async fn reserve_pin_attempt(
         &self,
         citizen_id: i64,
         now: u64,
         lock_after: u32,
         backoff: impl Fn(u32) -> u64,
-    ) -> Result<PinState> {
+    ) -> Result<Option<PinState>> {
         let mut tx = self.begin().await?;
-        // Increment first: the row is then write-locked (PostgreSQL) or the
-        // database is (SQLite) until commit, so the read below is consistent.
-        let res = sqlx::query("UPDATE credential_pins SET failed_count = failed_count + 1, updated_at = $1 WHERE citizen_id = $2")
-            .bind(ts(now))
-            .bind(citizen_id)
-            .execute(tx.conn())
-            .await?;
+        // The row is write-locked from here to commit (PostgreSQL), or the
+        // database is (SQLite): a racing try re-reads `locked_until` after us.
+        let res = sqlx::query(
+            "UPDATE credential_pins SET failed_count = failed_count + 1, updated_at = $1
+             WHERE citizen_id = $2 AND locked_until <= $1",
+        )
+        .bind(ts(now))
+        .bind(citizen_id)
+        .execute(tx.conn())
+        .await?;
+        let row = sqlx::query(
+            "SELECT pin_hash, failed_count, locked_until FROM credential_pins WHERE citizen_id = $1",
+        )
+        .bind(citizen_id)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(StoreError::NotFound("credential PIN"))?;
         if res.rows_affected() != 1 {
-            return Err(StoreError::NotFound("credential PIN"));
+            return Ok(None);
         }
-        let count: i64 = sqlx::query("SELECT failed_count FROM credential_pins WHERE citizen_id = $1")
-            .bind(citizen_id)
-            .fetch_one(tx.conn())
-            .await?
-            .try_get("failed_count")?;
-        let count = u32::try_from(count).unwrap_or(u32::MAX);
-        let mut locked_until = 0;
+        let count = u32::try_from(row.try_get::<i64, _>("failed_count")?).unwrap_or(u32::MAX);
+        let mut locked_until = uts(row.try_get("locked_until")?);
         if count >= lock_after {
             locked_until = now.saturating_add(backoff(count));
             sqlx::query("UPDATE credential_pins SET locked_until = $1 WHERE citizen_id = $2")
@@ -623,18 +633,13 @@ impl Store {
             );
             tx.audit(&note, now).await?;
         }
-        let hash: String = sqlx::query("SELECT pin_hash FROM credential_pins WHERE citizen_id = $1")
-            .bind(citizen_id)
-            .fetch_one(tx.conn())
-            .await?
-            .try_get("pin_hash")?;
         tx.commit().await?;
-        Ok(PinState {
+        Ok(Some(PinState {
             citizen_id,
-            pin_hash: hash,
+            pin_hash: row.try_get("pin_hash")?,
             failed_count: count,
             locked_until,
-        })
+        }))
     }
 
     /// Clears the wrong-PIN count after a right PIN.

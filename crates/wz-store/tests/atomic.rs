@@ -180,10 +180,10 @@ async fn failed_audit_write_leaves_no_change(b: Backend) {
 
     // PIN lock (the fifth wrong PIN sets it, audited).
     for _ in 0..4 {
-        s.record_pin_failure(citizen, NOW, 5, |_| 60).await.unwrap();
+        s.reserve_pin_attempt(citizen, NOW, 5, |_| 60).await.unwrap();
     }
     break_audit(&t, b).await;
-    assert!(s.record_pin_failure(citizen, NOW, 5, |_| 60).await.is_err());
+    assert!(s.reserve_pin_attempt(citizen, NOW, 5, |_| 60).await.is_err());
     let pin = s.pin_state(citizen).await.unwrap().unwrap();
     assert_eq!(
         (pin.failed_count, pin.locked_until),
@@ -191,7 +191,11 @@ async fn failed_audit_write_leaves_no_change(b: Backend) {
         "count and lock rolled back"
     );
     mend_audit(&t).await;
-    let locked = s.record_pin_failure(citizen, NOW, 5, |_| 60).await.unwrap();
+    let locked = s
+        .reserve_pin_attempt(citizen, NOW, 5, |_| 60)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((locked.failed_count, locked.locked_until), (5, NOW + 60));
     assert_eq!(audit_len(&t).await, audited + 2);
 

@@ -230,33 +230,47 @@ async fn pin_lockout_counts_atomically(b: Backend) {
     let t = TestStore::new(b).await.unwrap();
     let c = with_citizen(&t, 1).await;
     assert!(matches!(
-        t.store.record_pin_failure(c, NOW, 5, |_| 60).await,
+        t.store.reserve_pin_attempt(c, NOW, 5, |_| 60).await,
         Err(StoreError::NotFound(_))
     ));
     t.store
         .set_pin(c, "$pbkdf2-sm3$i=10000$00$00", &note(), NOW)
         .await
         .unwrap();
+    // Twelve racing tries: exactly five are reserved, the fifth sets the lock.
     let mut tasks = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..12 {
         let s = t.store.clone();
         tasks.push(tokio::spawn(async move {
-            s.record_pin_failure(c, NOW, 5, |n| 60 << (n - 5)).await.unwrap()
+            s.reserve_pin_attempt(c, NOW, 5, |n| 60 << (n - 5)).await.unwrap()
         }));
     }
     let mut counts: Vec<u32> = Vec::new();
     for task in tasks {
-        counts.push(task.await.unwrap().failed_count);
+        if let Some(st) = task.await.unwrap() {
+            counts.push(st.failed_count);
+        }
     }
     counts.sort_unstable();
-    assert_eq!(counts, vec![1, 2, 3, 4, 5, 6], "no lost updates");
+    assert_eq!(
+        counts,
+        vec![1, 2, 3, 4, 5],
+        "no lost updates, no try past the lock"
+    );
     let st = t.store.pin_state(c).await.unwrap().unwrap();
-    assert_eq!(st.failed_count, 6);
-    assert!(st.locked_until >= NOW + 60);
+    assert_eq!((st.failed_count, st.locked_until), (5, NOW + 60));
+    // After the lock, the next wrong try doubles it.
+    let st = t
+        .store
+        .reserve_pin_attempt(c, NOW + 60, 5, |n| 60 << (n - 5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((st.failed_count, st.locked_until), (6, NOW + 180));
     t.store.reset_pin_failures(c, NOW).await.unwrap();
     assert_eq!(t.store.pin_state(c).await.unwrap().unwrap().failed_count, 0);
     // Setting a new PIN replaces the hash and clears the count.
-    t.store.record_pin_failure(c, NOW, 5, |_| 60).await.unwrap();
+    t.store.reserve_pin_attempt(c, NOW, 5, |_| 60).await.unwrap();
     t.store.set_pin(c, "new", &note(), NOW).await.unwrap();
     let st = t.store.pin_state(c).await.unwrap().unwrap();
     assert_eq!((st.pin_hash.as_str(), st.failed_count), ("new", 0));
