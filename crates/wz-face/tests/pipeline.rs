@@ -332,6 +332,11 @@ fn package_photos_same_person_scores_higher() {
     let worst_same = same.iter().copied().fold(f32::MAX, f32::min);
     let best_diff = diff.iter().copied().fold(f32::MIN, f32::max);
     assert!(worst_same > best_diff, "same {same:?} diff {diff:?}");
+    // The stored photo against itself is (near) perfect; two captures of
+    // one face are not: the platform's presentation-attack bound (0.995)
+    // sits between them.
+    assert!(cosine(&o1, &emb("obama.jpg")) > 0.999);
+    assert!(same.iter().all(|s| *s < 0.995), "{same:?}");
     // A 32-bit (RGBA) PNG decodes too.
     assert!(decode(&std::fs::read(dir.join("32bit.png")).unwrap()).is_ok());
 }

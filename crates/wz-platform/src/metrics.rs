@@ -22,6 +22,7 @@ pub struct Metrics {
     verifications: Mutex<BTreeMap<(String, String), u64>>,
     enrolments: Mutex<BTreeMap<(String, String), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
+    security: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -36,6 +37,14 @@ impl Metrics {
     pub fn enrolment(&self, level: &str, result: &str) {
         if let Ok(mut m) = self.enrolments.lock() {
             *m.entry((level.to_owned(), result.to_owned())).or_default() += 1;
+        }
+    }
+
+    /// Counts a security event (presentation attack, PIN lock, …) by kind,
+    /// for operators to alert on.
+    pub fn security_event(&self, kind: &str) {
+        if let Ok(mut m) = self.security.lock() {
+            *m.entry(kind.to_owned()).or_default() += 1;
         }
     }
 
@@ -77,6 +86,13 @@ impl Metrics {
                     out,
                     "wz_enrolments_total{{level=\"{level}\",result=\"{result}\"}} {n}"
                 );
+            }
+        }
+        out.push_str("# HELP wz_security_events_total Security events by kind.\n");
+        out.push_str("# TYPE wz_security_events_total counter\n");
+        if let Ok(m) = self.security.lock() {
+            for (kind, n) in m.iter() {
+                let _ = writeln!(out, "wz_security_events_total{{kind=\"{kind}\"}} {n}");
             }
         }
         out.push_str("# HELP wz_request_duration_seconds Request latency by route.\n");

@@ -483,11 +483,15 @@ impl Platform {
                 "request nonce was used for another request",
             ));
         }
+        // Rate first: a request refused for its rate has not used its nonce,
+        // so the SDK's retry of the same signed request can still succeed.
+        if !self.limiter.allow(&rp.rp_id, rp.rate_per_s, now_ms) {
+            tracing::warn!(event = "rate_limited", rp_id = %rp.rp_id, "relying party over its rate");
+            self.metrics.security_event("rate_limited");
+            return Err(err(ResultCode::RateLimited, "relying party is over its rate"));
+        }
         if !self.store.remember_rp_nonce(&rp.rp_id, &auth.nonce, now).await? {
             return Err(err(ResultCode::RequestReplayed, "request nonce was seen before"));
-        }
-        if !self.limiter.allow(&rp.rp_id, rp.rate_per_s, now_ms) {
-            return Err(err(ResultCode::RateLimited, "relying party is over its rate"));
         }
         // Who the request turned out to concern, even if a later factor
         // failed: a failed attempt belongs in that citizen's history too.
@@ -656,6 +660,14 @@ impl Platform {
 
         let subject = subject.ok_or(err(ResultCode::ModeInvalid, "mode does not identify the citizen"))?;
 
+        if let Some(needed) = required_level(mode)
+            && subject.level != Some(needed)
+        {
+            return Err(err(
+                ResultCode::CredentialLevelInsufficient,
+                "this mode needs an upgraded credential",
+            ));
+        }
         if mode.contains(AuthMode::PIN) {
             let (body, key_id) = qr.ok_or(err(ResultCode::ModeInvalid, "PIN is checked with the QR"))?;
             let block = req
@@ -753,6 +765,7 @@ impl Platform {
                 failed = state.failed_count,
                 "credential PIN locked after too many wrong tries"
             );
+            self.metrics.security_event("pin_locked");
             Err(err(
                 ResultCode::PinLocked,
                 "PIN is now locked after too many wrong tries",
@@ -789,6 +802,19 @@ impl Platform {
             .await
             .map_err(|_| err(ResultCode::InternalError, "face task failed"))?
             .map_err(|e| err(e.result_code(), "face engine could not check the frames"))?;
+        // A live capture is never pixel-for-pixel the registry or card photo:
+        // a near-perfect score means that photo itself was sent.
+        if verdict.score >= NEAR_IDENTICAL_SCORE {
+            tracing::warn!(
+                event = "presentation_attack",
+                "live frame is a copy of the stored photo"
+            );
+            self.metrics.security_event("presentation_attack");
+            return Err(err(
+                ResultCode::PresentationAttack,
+                "the face frame is a copy of the stored photo, not a live capture",
+            ));
+        }
         if !verdict.live && !waived {
             return Err(err(ResultCode::LivenessFailed, "liveness was not shown"));
         }
@@ -1216,6 +1242,23 @@ impl Platform {
         cert.verify(issuer.public_key())?;
         Ok(cert)
     }
+}
+
+/// Similarity at or above which a "live" frame is taken for a copy of the
+/// stored photo. Two captures of one face score below it (checked on the
+/// test photos in `wz-face`'s tests); the photo against its own template
+/// scores 1.0.
+pub const NEAR_IDENTICAL_SCORE: f32 = 0.995;
+
+/// The credential level a mode needs, if any. The credential PIN is set at
+/// a trusted terminal and belongs to the upgraded credential, so every
+/// mode with the PIN (0x08) needs an upgraded credential: a lightweight
+/// one, even the same citizen's after an online re-enrolment, never
+/// answers a PIN mode. Other modes accept either level (the verdict says
+/// which, for the RP to judge).
+#[must_use]
+pub fn required_level(mode: AuthMode) -> Option<Level> {
+    mode.contains(AuthMode::PIN).then_some(Level::Upgraded)
 }
 
 /// Modes the platform can serve: at least one identifying factor; PIN only with QR.

@@ -57,6 +57,15 @@ impl FaceEngine for TestFace {
             return Err(FaceError::ImageInvalid);
         }
         let live = !frames.iter().any(|f| f.starts_with(b"SPOOF")) && frames.len() >= actions.len().max(1);
+        // What a real engine reports for the stored photo sent back as the
+        // live frame: a perfect score.
+        if frames.first().is_some_and(|f| f.starts_with(b"REGCOPY")) {
+            return Ok(FaceVerdict {
+                live,
+                matched: true,
+                score: 1.0,
+            });
+        }
         let matched = frames.iter().all(|f| wz_crypto::sm3(f).as_slice() == template);
         Ok(FaceVerdict {
             live,
@@ -435,7 +444,83 @@ wz_store::on_both!(
     rate_limit,
     housekeeping_bounds_nonces_and_challenges,
     pin_lockout_holds_under_concurrency,
+    pin_needs_an_upgraded_credential,
+    stored_photo_as_live_frame_is_an_attack,
 );
+
+/// Defect 12.5: the stored photo sent back as the live frame (the engine
+/// scores it a perfect match) is refused as a presentation attack, and
+/// counted for the operator.
+async fn stored_photo_as_live_frame_is_an_attack(b: Backend) {
+    let e = env(b).await;
+    let hotel = e.register("hotel", "verifier", &["0x06"], &[]).await;
+    let mut w = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
+    let enc = e.key("encryption").await;
+    let (qr, _) = w.qr(&enc, now());
+    let req = VerifyRequest {
+        qr: Some(qr),
+        face_frames: vec![Bytes(b"REGCOPY photo-of-jia".to_vec()); 2],
+        challenge_id: Some(e.challenge("verify").await.challenge_id),
+        ..vreq(0x06)
+    };
+    assert_eq!(
+        e.verify("hotel", &hotel, &req).await.result,
+        ResultCode::PresentationAttack
+    );
+    let metrics = e
+        .http
+        .get(format!("{}/metrics", e.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("wz_security_events_total{kind=\"presentation_attack\"} 1"),
+        "{metrics}"
+    );
+    e.finish().await;
+}
+
+/// Defect 12.2: after an online (lightweight) re-enrolment, the upgraded
+/// credential's PIN authenticates nothing: PIN modes need an upgraded
+/// credential.
+async fn pin_needs_an_upgraded_credential(b: Backend) {
+    let e = env(b).await;
+    let gov = e.register("gov-hall", "verifier", &["0x0C", "0x04"], &[]).await;
+    let terminal = e
+        .register("police-hall", "trusted_terminal", &["0x03"], &[])
+        .await;
+    let enc = e.key("encryption").await;
+    let pin_verify = |w: &mut Wallet, pin: &str| {
+        let (qr, body) = w.qr(&enc, now());
+        let block = CredentialPin::parse(pin)
+            .unwrap()
+            .seal(&wz_proto::pin::challenge_for_qr(&body), &enc)
+            .unwrap();
+        VerifyRequest {
+            qr: Some(qr),
+            pin_block: Some(Bytes(block)),
+            ..vreq(0x0C)
+        }
+    };
+    let mut upgraded = enrol_upgraded(&e, &terminal, &adult(), "20261126").await.unwrap();
+    let req = pin_verify(&mut upgraded, "20261126");
+    assert_eq!(e.verify("gov-hall", &gov, &req).await.result, ResultCode::Pass);
+    let mut light = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
+    let req = pin_verify(&mut light, "20261126");
+    let v = e.verify("gov-hall", &gov, &req).await;
+    assert_eq!(v.result, ResultCode::CredentialLevelInsufficient);
+    // QR-only still works for the lightweight credential.
+    let (qr, _) = light.qr(&enc, now());
+    let req = VerifyRequest {
+        qr: Some(qr),
+        ..vreq(0x04)
+    };
+    assert_eq!(e.verify("gov-hall", &gov, &req).await.result, ResultCode::Pass);
+    e.finish().await;
+}
 
 /// Defect 12.1: twelve 0x0C verifications with wrong PINs (and the right
 /// one last) sent at once check at most `pin_lock_after` PINs; the rest
@@ -1334,5 +1419,24 @@ async fn rate_limit(b: Backend) {
     // A burst of one second's worth passes the limiter; the rest are 429.
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 2, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 4, "{statuses:?}");
+    // Defect 12.10: a request refused for its rate keeps its nonce unused,
+    // so the same signed request, retried once the rate allows, is served.
+    let ts = now();
+    let (s, _, _, nonce) = e
+        .signed_post("/v1/verify", "slow", &key, b"{\"mode\":\"0x04\"}", None, ts)
+        .await;
+    assert_eq!(s, 429);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (s, _, body, _) = e
+        .signed_post(
+            "/v1/verify",
+            "slow",
+            &key,
+            b"{\"mode\":\"0x04\"}",
+            Some(&nonce),
+            ts,
+        )
+        .await;
+    assert_eq!(s, 200, "{}", String::from_utf8_lossy(&body));
     e.finish().await;
 }

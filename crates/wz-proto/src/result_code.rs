@@ -93,6 +93,8 @@ result_codes! {
     CredentialExpired = 2005, "credential_expired", 200, "Credential has expired", "网证已过期";
     /// The credential certificate is malformed or its signature is invalid.
     CredentialInvalid = 2006, "credential_invalid", 400, "Credential certificate is invalid", "网证凭证无效";
+    /// The mode needs an upgraded credential (the credential PIN belongs to it).
+    CredentialLevelInsufficient = 2007, "credential_level_insufficient", 200, "This check needs an upgraded credential", "该业务需要升级版网证";
 
     /// The live face does not match the registry photo.
     FaceMismatch = 3001, "face_mismatch", 200, "Face does not match", "人像比对不一致";
@@ -116,6 +118,8 @@ result_codes! {
     ImageInvalid = 3010, "image_invalid", 400, "Image is invalid, truncated or too large", "图像无效";
     /// The ID card itself has expired.
     CardExpired = 3011, "card_expired", 200, "ID card has expired", "身份证件已过期";
+    /// The live frame is a copy of the registry or card photo, not a capture.
+    PresentationAttack = 3012, "presentation_attack", 200, "The face capture is not a live capture", "人像采集疑似伪造";
 
     /// The relying party is not registered.
     RpUnknown = 4001, "rp_unknown", 401, "Relying party is not registered", "应用方未注册";

@@ -34,6 +34,39 @@ pub struct LiveFrames {
     pub mouth_open: Option<PathBuf>,
 }
 
+/// Face frames a verification may need: all optional on the command line,
+/// required only by modes with a face (0x02), so QR-only checks need none.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyFrames {
+    /// Frame facing the camera (modes with 0x02).
+    #[arg(long)]
+    pub frontal: Option<PathBuf>,
+    /// Frame with the head turned to the citizen's left.
+    #[arg(long)]
+    pub left: Option<PathBuf>,
+    /// Frame with the head turned to the citizen's right.
+    #[arg(long)]
+    pub right: Option<PathBuf>,
+    /// Frame with the mouth wide open (when the platform asks for it).
+    #[arg(long)]
+    pub mouth_open: Option<PathBuf>,
+}
+
+impl VerifyFrames {
+    /// The frames as a face mode needs them.
+    pub fn required(&self) -> anyhow::Result<LiveFrames> {
+        match (&self.frontal, &self.left, &self.right) {
+            (Some(f), Some(l), Some(r)) => Ok(LiveFrames {
+                frontal: f.clone(),
+                left: l.clone(),
+                right: r.clone(),
+                mouth_open: self.mouth_open.clone(),
+            }),
+            _ => bail!("this mode needs --frontal, --left and --right"),
+        }
+    }
+}
+
 impl LiveFrames {
     /// The frames a challenge asks for: facing the camera, then each action in order.
     pub fn for_actions(&self, actions: &[LivenessAction]) -> anyhow::Result<Vec<Vec<u8>>> {
@@ -412,9 +445,9 @@ pub enum TerminalCommand {
         /// … or an image to scan it from.
         #[arg(long)]
         qr_image: Option<PathBuf>,
-        /// Face frames for modes with 0x02.
+        /// Face frames, for modes with 0x02 only.
         #[command(flatten)]
-        frames: Option<LiveFrames>,
+        frames: VerifyFrames,
     },
     /// Upgraded enrolment at this trusted terminal for the wallet on this machine.
     Enrol {
@@ -496,9 +529,7 @@ pub async fn terminal(args: TerminalArgs, out: &mut impl Write) -> anyhow::Resul
             };
             let mut extras = Extras::default();
             if mode.contains(AuthMode::FACE) {
-                let frames = frames
-                    .as_ref()
-                    .context("this mode needs --frontal, --left and --right")?;
+                let frames = frames.required()?;
                 let ch = t.challenge(wz_platform::PURPOSE_VERIFY).await?;
                 writeln!(out, "liveness challenge: {}", action_text(&ch.actions))?;
                 extras.face_frames = frames.for_actions(&ch.actions)?;

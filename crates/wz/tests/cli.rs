@@ -102,3 +102,52 @@ fn mode_and_codes_and_qr_inspect() {
     assert!(String::from_utf8(out).unwrap().contains("qr_replayed"));
     wz().args(["qr-inspect", "WZ1:NOPE"]).assert().failure();
 }
+
+/// Defect 12.10: a QR-only check (0x04) needs no face frames on the command
+/// line; a face mode still asks for them.
+#[test]
+fn terminal_verify_qr_only_needs_no_frames() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("rp.pem");
+    wz().args(["keygen", "--out"]).arg(&key).assert().success();
+    // Nothing listens on port 9: the command gets past argument parsing and
+    // fails only on the connection.
+    let out = wz()
+        .args(["terminal", "--rp-id", "cafe-001", "--key"])
+        .arg(&key)
+        .args([
+            "--platform",
+            "http://127.0.0.1:9",
+            "verify",
+            "--mode",
+            "0x04",
+            "--qr",
+            "WZ1:ABC",
+        ])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&out);
+    assert!(!err.contains("--frontal"), "{err}");
+    assert!(err.contains("unreachable") || err.contains("connection"), "{err}");
+    let out = wz()
+        .args(["terminal", "--rp-id", "hotel-001", "--key"])
+        .arg(&key)
+        .args([
+            "--platform",
+            "http://127.0.0.1:9",
+            "verify",
+            "--mode",
+            "0x06",
+            "--qr",
+            "WZ1:ABC",
+        ])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("--frontal"));
+}
