@@ -448,10 +448,14 @@ fn admin(p: &Platform, headers: &HeaderMap) -> ApiResult<()> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(denied)?;
+        .ok_or_else(|| {
+            p.security_event(ResultCode::Unauthorized, None);
+            denied()
+        })?;
     if token.matches(given) {
         Ok(())
     } else {
+        p.security_event(ResultCode::Unauthorized, None);
         Err(denied())
     }
 }

@@ -388,6 +388,28 @@ impl Platform {
         target: &RequestTarget<'_>,
         now: u64,
     ) -> Result<(RelyingParty, Sm2PublicKey)> {
+        let outcome = self.authenticate_rp_steps(auth, target, now).await;
+        if let Err(e) = &outcome
+            && e.code != ResultCode::InternalError
+        {
+            self.security_event(e.code, Some(&auth.rp_id));
+        }
+        outcome
+    }
+
+    /// Logs and counts a refusal an operator may want to alert on. The RP
+    /// id is the claimed one, printed escaped; nothing about a person.
+    pub fn security_event(&self, code: ResultCode, rp_id: Option<&str>) {
+        tracing::warn!(event = code.name(), rp_id = ?rp_id, "security event");
+        self.metrics.security_event(code.name());
+    }
+
+    async fn authenticate_rp_steps(
+        &self,
+        auth: &RequestAuth,
+        target: &RequestTarget<'_>,
+        now: u64,
+    ) -> Result<(RelyingParty, Sm2PublicKey)> {
         let unknown = || {
             err(
                 ResultCode::RpUnknown,
@@ -478,6 +500,7 @@ impl Platform {
             if prev.request_hash == request_hash {
                 return self.sign_reply(200, prev.response, &rp.rp_id, &auth.nonce, now);
             }
+            self.security_event(ResultCode::RequestReplayed, Some(&rp.rp_id));
             return Err(err(
                 ResultCode::RequestReplayed,
                 "request nonce was used for another request",
@@ -486,11 +509,11 @@ impl Platform {
         // Rate first: a request refused for its rate has not used its nonce,
         // so the SDK's retry of the same signed request can still succeed.
         if !self.limiter.allow(&rp.rp_id, rp.rate_per_s, now_ms) {
-            tracing::warn!(event = "rate_limited", rp_id = %rp.rp_id, "relying party over its rate");
-            self.metrics.security_event("rate_limited");
+            self.security_event(ResultCode::RateLimited, Some(&rp.rp_id));
             return Err(err(ResultCode::RateLimited, "relying party is over its rate"));
         }
         if !self.store.remember_rp_nonce(&rp.rp_id, &auth.nonce, now).await? {
+            self.security_event(ResultCode::RequestReplayed, Some(&rp.rp_id));
             return Err(err(ResultCode::RequestReplayed, "request nonce was seen before"));
         }
         // Who the request turned out to concern, even if a later factor
@@ -574,6 +597,12 @@ impl Platform {
             .await?;
         self.metrics
             .verification(verdict.result.name(), &mode_bits.to_string());
+        if matches!(
+            verdict.result,
+            ResultCode::QrReplayed | ResultCode::QrSignatureInvalid | ResultCode::RequestReplayed
+        ) {
+            self.security_event(verdict.result, Some(&rp.rp_id));
+        }
         self.sign_reply(200, body, &rp.rp_id, &auth.nonce, now)
     }
 
@@ -760,12 +789,7 @@ impl Platform {
             return Ok(());
         }
         if state.locked_until > now {
-            tracing::warn!(
-                event = "pin_locked",
-                failed = state.failed_count,
-                "credential PIN locked after too many wrong tries"
-            );
-            self.metrics.security_event("pin_locked");
+            self.security_event(ResultCode::PinLocked, None);
             Err(err(
                 ResultCode::PinLocked,
                 "PIN is now locked after too many wrong tries",
@@ -805,11 +829,7 @@ impl Platform {
         // A live capture is never pixel-for-pixel the registry or card photo:
         // a near-perfect score means that photo itself was sent.
         if verdict.score >= NEAR_IDENTICAL_SCORE {
-            tracing::warn!(
-                event = "presentation_attack",
-                "live frame is a copy of the stored photo"
-            );
-            self.metrics.security_event("presentation_attack");
+            self.security_event(ResultCode::PresentationAttack, None);
             return Err(err(
                 ResultCode::PresentationAttack,
                 "the face frame is a copy of the stored photo, not a live capture",

@@ -446,7 +446,61 @@ wz_store::on_both!(
     pin_lockout_holds_under_concurrency,
     pin_needs_an_upgraded_credential,
     stored_photo_as_live_frame_is_an_attack,
+    security_events_are_counted,
 );
+
+/// Defect 12.9 (part): refusals an operator alerts on are counted by kind
+/// in `/metrics` (and logged as `event=…` lines with the RP id only).
+async fn security_events_are_counted(b: Backend) {
+    let e = env(b).await;
+    let key = e.register("cafe", "verifier", &["0x04"], &[]).await;
+    let stranger = Sm2PrivateKey::generate().unwrap();
+    let body = b"{\"mode\":\"0x04\"}";
+    // Unknown RP, wrong key (signature), a replayed nonce, a bad admin token.
+    let (s, ..) = e
+        .signed_post("/v1/verify", "nobody", &key, body, None, now())
+        .await;
+    assert_eq!(s, 401);
+    let (s, ..) = e
+        .signed_post("/v1/verify", "cafe", &stranger, body, None, now())
+        .await;
+    assert_eq!(s, 401);
+    let (_, _, _, nonce) = e.signed_post("/v1/verify", "cafe", &key, body, None, now()).await;
+    let other = b"{\"mode\":\"0x04\",\"qr\":\"WZ1:X\"}";
+    let (s, ..) = e
+        .signed_post("/v1/verify", "cafe", &key, other, Some(&nonce), now())
+        .await;
+    assert_eq!(s, 409);
+    let r = e
+        .http
+        .get(format!("{}/v1/admin/rps", e.base))
+        .bearer_auth("not-the-operator-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let metrics = e
+        .http
+        .get(format!("{}/metrics", e.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for kind in ["rp_unknown", "request_replayed", "unauthorized"] {
+        assert!(
+            metrics.contains(&format!("wz_security_events_total{{kind=\"{kind}\"}} 1")),
+            "{kind}: {metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("wz_security_events_total{kind=\"rp_key_invalid\"}")
+            || metrics.contains("wz_security_events_total{kind=\"rp_signature_invalid\"}"),
+        "{metrics}"
+    );
+    e.finish().await;
+}
 
 /// Defect 12.5: the stored photo sent back as the live frame (the engine
 /// scores it a perfect match) is refused as a presentation attack, and
@@ -874,7 +928,7 @@ async fn whole_journey(b: Backend) {
         .await;
     assert_eq!(v.result, ResultCode::ModeNotAllowed);
 
-    // A lightweight credential has no PIN.
+    // A lightweight credential has no PIN: PIN modes need an upgraded one.
     let (qr, body) = light.qr(&enc, now());
     let block = CredentialPin::parse("20261126")
         .unwrap()
@@ -891,7 +945,7 @@ async fn whole_journey(b: Backend) {
             },
         )
         .await;
-    assert_eq!(v.result, ResultCode::PinWrong);
+    assert_eq!(v.result, ResultCode::CredentialLevelInsufficient);
 
     // Upgraded enrolment at the police hall supersedes the light credential.
     assert!(
