@@ -274,9 +274,13 @@ impl Platform {
     /// Registers a relying party with its first key.
     pub async fn register_rp(&self, reg: &RpRegistration, actor: &str, now: u64) -> Result<RelyingParty> {
         wz_proto::signed_http::check_rp_id(&reg.rp_id)?;
-        if reg.name.trim().is_empty() || reg.name.len() > 200 {
-            return Err(err(ResultCode::RequestMalformed, "RP name must be 1-200 bytes"));
-        }
+        // The name reaches citizens' screens ("who verified me").
+        let name = wz_proto::text::display_text(&reg.name, 100).map_err(|_| {
+            err(
+                ResultCode::RequestMalformed,
+                "RP name must be 1-100 characters, without control or bidi characters",
+            )
+        })?;
         if reg.modes.is_empty() {
             return Err(err(ResultCode::ModeInvalid, "an RP needs at least one mode"));
         }
@@ -285,7 +289,7 @@ impl Platform {
         }
         let rp = RelyingParty {
             rp_id: reg.rp_id.clone(),
-            name: reg.name.trim().to_owned(),
+            name,
             role: reg.role,
             modes: reg.modes.clone(),
             attributes: reg.attributes.clone(),

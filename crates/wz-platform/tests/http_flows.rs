@@ -447,7 +447,54 @@ wz_store::on_both!(
     pin_needs_an_upgraded_credential,
     stored_photo_as_live_frame_is_an_attack,
     security_events_are_counted,
+    rp_names_are_screen_safe,
 );
+
+/// Defect 12.7: an RP name reaches citizens' screens, so control and
+/// bidi characters and over-long names are refused; NFC is applied.
+async fn rp_names_are_screen_safe(b: Backend) {
+    let e = env(b).await;
+    let key = Sm2PrivateKey::generate().unwrap();
+    let register = |id: &str, name: &str| {
+        serde_json::json!({
+            "rp_id": id, "name": name, "role": "verifier",
+            "public_key": hex::encode(key.public_key().to_sec1_bytes()),
+            "modes": ["0x04"], "attributes": [], "rate_per_s": 10,
+        })
+    };
+    for (i, bad) in [
+        "Hotel\u{0}",
+        "Hotel\u{1b}[31m",
+        "Ho\ntel",
+        "\u{202E}letoH",
+        &"旅".repeat(101),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = e
+            .http
+            .post(format!("{}/v1/admin/rps", e.base))
+            .bearer_auth(ADMIN)
+            .json(&register(&format!("bad-{i}"), bad))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad:?}");
+    }
+    let r = e
+        .http
+        .post(format!("{}/v1/admin/rps", e.base))
+        .bearer_auth(ADMIN)
+        .json(&register("cafe-e", "Cafe\u{301} 网吧"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let rp = e.platform.store().rp("cafe-e").await.unwrap().unwrap();
+    assert_eq!(rp.name, "Caf\u{e9} 网吧", "stored in NFC");
+    e.finish().await;
+}
 
 /// Defect 12.9 (part): refusals an operator alerts on are counted by kind
 /// in `/metrics` (and logged as `event=…` lines with the RP id only).

@@ -24,6 +24,7 @@ pub mod qr;
 mod reader;
 mod result_code;
 pub mod signed_http;
+pub mod text;
 
 pub use auth_mode::AuthMode;
 pub use card::{CardData, SignedCard};

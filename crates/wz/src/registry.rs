@@ -58,10 +58,12 @@ fn parse_sex(s: &str) -> Option<Sex> {
 /// Checks one row; the reason never repeats the row's data.
 fn validate(raw: RawRow, base: &Path) -> Result<(Person, Vec<u8>), String> {
     let id_number = IdNumber::parse(raw.id_number.trim()).map_err(|e| e.to_string())?;
-    let name = raw.name.trim().to_owned();
-    if name.is_empty() || name.len() > 120 {
-        return Err("name is empty or longer than 120 bytes".into());
-    }
+    let text = |field: &str, value: &str, max: usize| {
+        wz_proto::text::display_text(value, max).map_err(|fault| format!("{field} {fault}"))
+    };
+    let name = text("name", &raw.name, 64)?;
+    let ethnicity = text("ethnicity", &raw.ethnicity, 16)?;
+    let address = text("address", &raw.address, 200)?;
     let sex = parse_sex(&raw.sex).ok_or("sex must be 男/女, M/F or male/female")?;
     if sex != id_number.sex() {
         return Err("sex disagrees with the ID number".into());
@@ -102,9 +104,9 @@ fn validate(raw: RawRow, base: &Path) -> Result<(Person, Vec<u8>), String> {
         id_number,
         name,
         sex,
-        ethnicity: raw.ethnicity.trim().to_owned(),
+        ethnicity,
         birth_date,
-        address: raw.address.trim().to_owned(),
+        address,
         card_valid_from,
         card_valid_to,
     };

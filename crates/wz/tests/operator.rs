@@ -35,14 +35,16 @@ fn operator_journey() {
         440524188001010014,测试乙,男,汉,18800101,测试路2号,2020-01-01,长期,photos/b.jpg\n\
         110105194912310029,坏号码,女,汉,1949-12-31,x,2020-01-01,2040-01-01,photos/a.jpg\n\
         11010519491231002X,重复,女,汉,1949-12-31,x,2020-01-01,2040-01-01,photos/a.jpg\n\
-        310104201506010113,缺照片,男,汉,2015-06-01,x,2020-01-01,2040-01-01,photos/missing.jpg\n"
+        310104201506010113,缺照片,男,汉,2015-06-01,x,2020-01-01,2040-01-01,photos/missing.jpg\n\
+        110105199001010010,测试\u{1b}[2J丙,男,汉,1990-01-01,测试路3号,2020-01-01,2040-01-01,photos/a.jpg\n\
+        110105199001010029,测试丁,女,汉,1990-01-01,测试路\u{202E}号4,2020-01-01,2040-01-01,photos/a.jpg\n"
         .replace("photos/a.jpg", &a.display().to_string())
         .replace("photos/b.jpg", &b.display().to_string());
     std::fs::write(dir.join("registry.csv"), csv).unwrap();
 
     let out = stdout(wz(dir).args(["registry", "import", "registry.csv"]));
     assert!(
-        out.contains("5 rows: 2 imported, 0 already present, 3 rejected"),
+        out.contains("7 rows: 2 imported, 0 already present, 5 rejected"),
         "{out}"
     );
     let rejects = std::fs::read_to_string(dir.join("registry.csv.rejects.tsv")).unwrap();
@@ -55,6 +57,15 @@ fn operator_journey() {
         "{rejects}"
     );
     assert!(rejects.contains("6\tphoto file does not exist"), "{rejects}");
+    // Defect 12.7: control and bidi characters never reach the registry.
+    assert!(
+        rejects.contains("7\tname contains a control character"),
+        "{rejects}"
+    );
+    assert!(
+        rejects.contains("8\taddress contains a bidirectional-text control"),
+        "{rejects}"
+    );
     assert!(
         !rejects.contains("坏号码") && !rejects.contains("110105194912310029"),
         "no row data in rejects"
