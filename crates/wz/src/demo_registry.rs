@@ -1,7 +1,7 @@
 //! `wz registry demo`: a synthetic registry for demos and tests. Names, ID
 //! numbers and addresses are invented; photos are real face images from a
-//! face data set on disk (by default the LFW development set beside the
-//! project), referenced in place — never copied. Each synthetic citizen gets
+//! face data set on disk (`--faces DIR` or `WZ_DEMO_FACES`), referenced in
+//! place — never copied. Each synthetic citizen gets
 //! one identity's first photo as the registry photo; the identity's other
 //! photos are listed as "live" captures for face checks.
 
@@ -46,12 +46,12 @@ fn pick<T: Copy>(rng: &mut Lcg, xs: &[T]) -> anyhow::Result<T> {
     xs.get(i).copied().context("empty choice list")
 }
 
-/// Where face images are looked for when `--faces` is not given.
+/// Where face images are looked for when `--faces` is not given: the
+/// folder named by `WZ_DEMO_FACES` (one sub-folder per person), if set.
 pub fn default_faces_dir() -> Option<PathBuf> {
-    ["../shared/data/faces/lfw-dev", "../../shared/data/faces/lfw-dev"]
-        .iter()
+    std::env::var_os("WZ_DEMO_FACES")
         .map(PathBuf::from)
-        .find(|p| p.is_dir())
+        .filter(|p| p.is_dir())
 }
 
 /// Card validity by age at issue (GB: under 16: 5 years, 16-25: 10, 26-45: 20, older: long-term).

@@ -302,9 +302,9 @@ async fn main() -> anyhow::Result<()> {
             faces,
             seed,
         }) => {
-            let faces = faces
-                .or_else(demo_registry::default_faces_dir)
-                .context("no face images found: pass --faces DIR (DIR/<identity>/<images>)")?;
+            let faces = faces.or_else(demo_registry::default_faces_dir).context(
+                "no face images found: pass --faces DIR (DIR/<identity>/<images>) or set WZ_DEMO_FACES",
+            )?;
             let n = demo_registry::write(count, &dir, &faces, seed)?;
             writeln!(
                 out,
