@@ -334,6 +334,20 @@ impl Wallet {
         };
         (body.seal(&self.device, platform_enc).unwrap(), body)
     }
+
+    /// A 0x0C request: a fresh QR and `pin` sealed to the platform for it.
+    fn pin_request(&mut self, platform_enc: &Sm2PublicKey, pin: &str) -> VerifyRequest {
+        let (qr, body) = self.qr(platform_enc, now());
+        let block = CredentialPin::parse(pin)
+            .unwrap()
+            .seal(&wz_proto::pin::challenge_for_qr(&body), platform_enc)
+            .unwrap();
+        VerifyRequest {
+            qr: Some(qr),
+            pin_block: Some(Bytes(block)),
+            ..vreq(0x0C)
+        }
+    }
 }
 
 async fn enrol_light(e: &Env, p: &Person, frame: &[u8]) -> Result<Wallet, (u16, String)> {
@@ -594,23 +608,11 @@ async fn pin_needs_an_upgraded_credential(b: Backend) {
         .register("police-hall", "trusted_terminal", &["0x03"], &[])
         .await;
     let enc = e.key("encryption").await;
-    let pin_verify = |w: &mut Wallet, pin: &str| {
-        let (qr, body) = w.qr(&enc, now());
-        let block = CredentialPin::parse(pin)
-            .unwrap()
-            .seal(&wz_proto::pin::challenge_for_qr(&body), &enc)
-            .unwrap();
-        VerifyRequest {
-            qr: Some(qr),
-            pin_block: Some(Bytes(block)),
-            ..vreq(0x0C)
-        }
-    };
     let mut upgraded = enrol_upgraded(&e, &terminal, &adult(), "20261126").await.unwrap();
-    let req = pin_verify(&mut upgraded, "20261126");
+    let req = upgraded.pin_request(&enc, "20261126");
     assert_eq!(e.verify("gov-hall", &gov, &req).await.result, ResultCode::Pass);
     let mut light = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
-    let req = pin_verify(&mut light, "20261126");
+    let req = light.pin_request(&enc, "20261126");
     let v = e.verify("gov-hall", &gov, &req).await;
     assert_eq!(v.result, ResultCode::CredentialLevelInsufficient);
     // QR-only still works for the lightweight credential.
@@ -641,16 +643,7 @@ async fn pin_lockout_holds_under_concurrency(b: Backend) {
         } else {
             format!("1111{:04}", 2222 + i)
         };
-        let (qr, body) = w.qr(&enc, now());
-        let block = CredentialPin::parse(&pin)
-            .unwrap()
-            .seal(&wz_proto::pin::challenge_for_qr(&body), &enc)
-            .unwrap();
-        requests.push(VerifyRequest {
-            qr: Some(qr),
-            pin_block: Some(Bytes(block)),
-            ..vreq(0x0C)
-        });
+        requests.push(w.pin_request(&enc, &pin));
     }
     let e = Arc::new(e);
     let gov = Arc::new(gov);
@@ -976,21 +969,8 @@ async fn whole_journey(b: Backend) {
     assert_eq!(v.result, ResultCode::ModeNotAllowed);
 
     // A lightweight credential has no PIN: PIN modes need an upgraded one.
-    let (qr, body) = light.qr(&enc, now());
-    let block = CredentialPin::parse("20261126")
-        .unwrap()
-        .seal(&wz_proto::pin::challenge_for_qr(&body), &enc)
-        .unwrap();
     let v = e
-        .verify(
-            "gov-hall",
-            &gov,
-            &VerifyRequest {
-                qr: Some(qr),
-                pin_block: Some(Bytes(block)),
-                ..vreq(0x0C)
-            },
-        )
+        .verify("gov-hall", &gov, &light.pin_request(&enc, "20261126"))
         .await;
     assert_eq!(v.result, ResultCode::CredentialLevelInsufficient);
 
@@ -1309,24 +1289,7 @@ async fn pin_lockout(b: Backend) {
     for pin in [
         "11112222", "11112223", "11112224", "11112225", "11112226", "20261126",
     ] {
-        let (qr, body) = w.qr(&enc, now());
-        let block = CredentialPin::parse(pin)
-            .unwrap()
-            .seal(&wz_proto::pin::challenge_for_qr(&body), &enc)
-            .unwrap();
-        results.push(
-            e.verify(
-                "gov-hall",
-                &gov,
-                &VerifyRequest {
-                    qr: Some(qr),
-                    pin_block: Some(Bytes(block)),
-                    ..vreq(0x0C)
-                },
-            )
-            .await
-            .result,
-        );
+        results.push(e.verify("gov-hall", &gov, &w.pin_request(&enc, pin)).await.result);
     }
     use ResultCode::{PinLocked, PinWrong};
     assert_eq!(

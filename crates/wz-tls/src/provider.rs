@@ -193,8 +193,7 @@ struct Sm4GcmRecords {
 impl MessageEncrypter for Sm4GcmRecords {
     fn encrypt(&mut self, msg: OutboundPlainMessage<'_>, seq: u64) -> Result<OutboundOpaqueMessage, Error> {
         let total_len = self.encrypted_payload_len(msg.payload.len());
-        let mut plain = Vec::with_capacity(total_len);
-        plain.extend_from_slice(msg.payload.to_vec().as_slice());
+        let mut plain = msg.payload.to_vec();
         plain.extend_from_slice(&msg.typ.to_array());
         let nonce = Nonce::new(&self.iv, seq).0;
         let aad = make_tls13_aad(total_len);

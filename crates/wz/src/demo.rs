@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use wz_crypto::Sm2PrivateKey;
 use wz_face::liveness::Observation;
 use wz_platform::{PlatformConfig, RpRegistration};
@@ -57,48 +57,54 @@ struct Found {
 /// and three other live frames (frontal, turned left, turned right) that
 /// the engine matches to it; failing that, the first whose photos give two
 /// frontal photos that match (then no head-turn challenge can be answered).
+/// Each photo is observed once.
 fn find_citizen(engine: &wz_face::Engine, faces: &Path) -> anyhow::Result<Found> {
-    let identities = demo_registry::identities(faces)?;
-    if let Some((citizen, photos)) = find_turning_citizen(engine, &identities)? {
-        return Ok(Found {
-            citizen,
-            photos,
-            can_turn: true,
-        });
-    }
-    for imgs in &identities {
-        let seen = observe_all(engine, imgs)?;
-        let rules = wz_face::liveness::LivenessRules::default();
+    let rules = wz_face::liveness::LivenessRules::default();
+    let same = |a: &Observation, b: &Observation| wz_face::pipeline::cosine(&a.embedding, &b.embedding);
+    let mut fallback: Option<Found> = None;
+    for imgs in demo_registry::identities(faces)? {
+        let seen = observe_all(engine, &imgs)?;
         let frontal: Vec<_> = seen.iter().filter(|s| s.1.yaw.abs() <= rules.frontal).collect();
+        let left = seen.iter().find(|s| s.1.yaw >= rules.turn);
+        let right = seen.iter().find(|s| s.1.yaw <= -rules.turn);
         for reg in &frontal {
             for live in &frontal {
-                if reg.0 != live.0
-                    && wz_face::pipeline::cosine(&reg.1.embedding, &live.1.embedding) >= engine.threshold()
-                {
-                    let mut photos = vec![reg.0.clone()];
-                    photos.extend(imgs.iter().filter(|p| **p != reg.0).cloned());
-                    let frames = LiveFrames {
-                        frontal: live.0.clone(),
-                        left: live.0.clone(),
-                        right: live.0.clone(),
-                        mouth_open: None,
-                    };
-                    return Ok(Found {
-                        citizen: Citizen {
-                            registry_photo: reg.0.clone(),
-                            frames,
+                if reg.0 == live.0 || same(&reg.1, &live.1) < engine.threshold() {
+                    continue;
+                }
+                let mut photos = vec![reg.0.clone()];
+                photos.extend(imgs.iter().filter(|p| **p != reg.0).cloned());
+                let found = |left: &PathBuf, right: &PathBuf, can_turn| Found {
+                    citizen: Citizen {
+                        registry_photo: reg.0.clone(),
+                        frames: LiveFrames {
+                            frontal: live.0.clone(),
+                            left: left.clone(),
+                            right: right.clone(),
+                            mouth_open: None,
                         },
-                        photos,
-                        can_turn: false,
-                    });
+                    },
+                    photos: photos.clone(),
+                    can_turn,
+                };
+                if let (Some(l), Some(r)) = (left, right)
+                    && same(&live.1, &l.1) >= rules.same_person
+                    && same(&live.1, &r.1) >= rules.same_person
+                {
+                    return Ok(found(&l.0, &r.0, true));
+                }
+                if fallback.is_none() {
+                    fallback = Some(found(&live.0, &live.0, false));
                 }
             }
         }
     }
-    bail!(
-        "no identity in {} has two frontal photos of the same person",
-        faces.display()
-    )
+    fallback.with_context(|| {
+        format!(
+            "no identity in {} has two frontal photos of the same person",
+            faces.display()
+        )
+    })
 }
 
 fn observe_all(engine: &wz_face::Engine, imgs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Observation)>> {
@@ -109,49 +115,6 @@ fn observe_all(engine: &wz_face::Engine, imgs: &[PathBuf]) -> anyhow::Result<Vec
         }
     }
     Ok(seen)
-}
-
-fn find_turning_citizen(
-    engine: &wz_face::Engine,
-    identities: &[Vec<PathBuf>],
-) -> anyhow::Result<Option<(Citizen, Vec<PathBuf>)>> {
-    let rules = wz_face::liveness::LivenessRules::default();
-    for imgs in identities {
-        let seen = observe_all(engine, imgs)?;
-        let frontal: Vec<_> = seen.iter().filter(|s| s.1.yaw.abs() <= rules.frontal).collect();
-        let left = seen.iter().find(|s| s.1.yaw >= rules.turn);
-        let right = seen.iter().find(|s| s.1.yaw <= -rules.turn);
-        let (Some(left), Some(right)) = (left, right) else {
-            continue;
-        };
-        for reg in &frontal {
-            for live in &frontal {
-                let same =
-                    |a: &Observation, b: &Observation| wz_face::pipeline::cosine(&a.embedding, &b.embedding);
-                if reg.0 != live.0
-                    && same(&reg.1, &live.1) >= engine.threshold()
-                    && same(&live.1, &left.1) >= rules.same_person
-                    && same(&live.1, &right.1) >= rules.same_person
-                {
-                    let mut photos = vec![reg.0.clone()];
-                    photos.extend(imgs.iter().filter(|p| **p != reg.0).cloned());
-                    return Ok(Some((
-                        Citizen {
-                            registry_photo: reg.0.clone(),
-                            frames: LiveFrames {
-                                frontal: live.0.clone(),
-                                left: left.0.clone(),
-                                right: right.0.clone(),
-                                mouth_open: None,
-                            },
-                        },
-                        photos,
-                    )));
-                }
-            }
-        }
-    }
-    Ok(None)
 }
 
 struct Out<'a, W: Write> {
