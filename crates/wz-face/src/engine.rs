@@ -190,22 +190,19 @@ impl Engine {
             .map(|o| o.embedding.iter().flat_map(|x| x.to_le_bytes()).collect()))
     }
 
-    /// Live frames showing `actions` in order, against a template. The first
-    /// frame must pass every quality gate (it is the one compared); the
-    /// others are turned on purpose, so only size/sharpness/light apply.
-    pub fn check_live(
+    /// Live frames showing `actions` in order, before any template is
+    /// known: the first frame must pass every quality gate (it is the one
+    /// compared later); the others are turned on purpose, so only
+    /// size/sharpness/light apply. The platform runs this before it looks
+    /// at the registry, so what it answers cannot depend on who is claimed.
+    pub fn observe_live(
         &self,
         frames: &[Vec<u8>],
         actions: &[LivenessAction],
-        template: &[u8],
-    ) -> Result<Result<LiveCheck, CaptureFault>> {
+    ) -> Result<Result<LiveObservation, CaptureFault>> {
         if frames.len() > MAX_FRAMES {
             return Ok(Err(CaptureFault::TooManyFrames));
         }
-        let Some(reference) = parse_template(template) else {
-            return Ok(Err(CaptureFault::TemplateMismatch));
-        };
-
         let turned = QualityGates {
             max_abs_yaw: f32::INFINITY,
             ..self.gates
@@ -222,9 +219,6 @@ impl Engine {
                 Err(fault) => return Ok(Err(fault)),
             }
         }
-        if seen.first().is_some_and(|o| o.embedding.len() != reference.len()) {
-            return Ok(Err(CaptureFault::TemplateMismatch));
-        }
         let liveness = if actions.is_empty() {
             // Liveness is required on every face path; without asked actions
             // this engine has nothing it trusts (see docs on antispoof).
@@ -232,14 +226,54 @@ impl Engine {
         } else {
             liveness::check(&seen, actions, &self.rules).err()
         };
-        let score = seen.first().map_or(0.0, |o| cosine(&o.embedding, &reference));
-        Ok(Ok(LiveCheck {
+        Ok(Ok(LiveObservation {
             liveness,
-            score,
-            matched: score >= self.threshold,
+            embedding: seen.into_iter().next().map(|o| o.embedding).unwrap_or_default(),
             spoof_score,
         }))
     }
+
+    /// Cosine similarity of an observed probe to a stored template.
+    pub fn compare(&self, probe: &[f32], template: &[u8]) -> Result<f32, CaptureFault> {
+        let reference = parse_template(template).ok_or(CaptureFault::TemplateMismatch)?;
+        if probe.len() != reference.len() {
+            return Err(CaptureFault::TemplateMismatch);
+        }
+        Ok(cosine(probe, &reference))
+    }
+
+    /// [`Self::observe_live`] then [`Self::compare`], in one call.
+    pub fn check_live(
+        &self,
+        frames: &[Vec<u8>],
+        actions: &[LivenessAction],
+        template: &[u8],
+    ) -> Result<Result<LiveCheck, CaptureFault>> {
+        if parse_template(template).is_none() {
+            return Ok(Err(CaptureFault::TemplateMismatch));
+        }
+        let probe = match self.observe_live(frames, actions)? {
+            Ok(p) => p,
+            Err(fault) => return Ok(Err(fault)),
+        };
+        Ok(self.compare(&probe.embedding, template).map(|score| LiveCheck {
+            liveness: probe.liveness,
+            score,
+            matched: score >= self.threshold,
+            spoof_score: probe.spoof_score,
+        }))
+    }
+}
+
+/// What live frames showed, before any comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveObservation {
+    /// `None` when liveness was shown; otherwise why not.
+    pub liveness: Option<LivenessFault>,
+    /// Embedding of the first (frontal) frame.
+    pub embedding: Vec<f32>,
+    /// Passive anti-spoofing score of the first frame, when installed.
+    pub spoof_score: Option<f32>,
 }
 
 fn parse_template(bytes: &[u8]) -> Option<Vec<f32>> {

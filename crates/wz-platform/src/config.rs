@@ -140,6 +140,18 @@ pub struct PlatformConfig {
     /// Liveness actions challenges may ask (`turn_left`, `turn_right`,
     /// `open_mouth`, …), among those the engine can check; all of those if unset.
     pub liveness_actions: Option<Vec<wz_proto::api::LivenessAction>>,
+    /// Online enrolment tries per ID number per hour, counted in the
+    /// database (so across nodes and restarts) before anything is checked.
+    pub enrol_tries_per_id_per_hour: u32,
+    /// Online enrolment tries per client address per minute (this node).
+    pub enrol_tries_per_client_per_min: u32,
+    /// Challenges per client address and purpose per minute (this node).
+    pub challenges_per_client_per_min: u32,
+    /// Most unused, unexpired challenges stored at once (all clients).
+    pub max_outstanding_challenges: u64,
+    /// Peer addresses (a TLS-terminating proxy, a load balancer) whose
+    /// `X-Forwarded-For` names the client; from anyone else it is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Demo only, never from a config file: challenges ask no liveness
     /// action and a face check passes on the registry match alone. `wz demo`
     /// sets it when its photo set has no head-turn photos, and says so.
@@ -172,6 +184,11 @@ impl Default for PlatformConfig {
             models_dir: None,
             face_embedder: None,
             liveness_actions: None,
+            enrol_tries_per_id_per_hour: 5,
+            enrol_tries_per_client_per_min: 10,
+            challenges_per_client_per_min: 30,
+            max_outstanding_challenges: 100_000,
+            trusted_proxies: Vec::new(),
             demo_liveness_waived: false,
         }
     }

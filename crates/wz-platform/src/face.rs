@@ -36,18 +36,28 @@ impl FaceError {
     }
 }
 
-/// The engine's answer for a live capture against a stored template.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FaceVerdict {
+/// What live frames showed, before any stored template is looked at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveCapture {
     /// Liveness shown (the asked actions in order, and passive checks).
     pub live: bool,
+    /// The engine's own encoding of the frontal frame (for [`FaceEngine::compare`]).
+    pub probe: Vec<u8>,
+}
+
+/// A probe against a stored template.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FaceMatch {
     /// Similarity at or above the calibrated threshold.
     pub matched: bool,
     /// Similarity score, for metrics and calibration only.
     pub score: f32,
 }
 
-/// Detect, embed, compare and check liveness.
+/// Detect, embed, compare and check liveness. Capture and comparison are
+/// two steps so that the platform can judge the frames before it looks up
+/// who they are claimed to show: nothing the capture step answers depends
+/// on the registry.
 pub trait FaceEngine: Send + Sync {
     /// The model id templates are tagged with.
     fn model_id(&self) -> &str;
@@ -55,14 +65,11 @@ pub trait FaceEngine: Send + Sync {
     fn supported_actions(&self) -> &[LivenessAction];
     /// A template from a registry or card photo.
     fn template_from_photo(&self, image: &[u8]) -> Result<Vec<u8>, FaceError>;
-    /// Live frames (showing `actions` in order; empty = passive liveness only)
-    /// against a stored template.
-    fn verify_live(
-        &self,
-        frames: &[Vec<u8>],
-        actions: &[LivenessAction],
-        template: &[u8],
-    ) -> Result<FaceVerdict, FaceError>;
+    /// Live frames showing `actions` in order (empty = none asked, which
+    /// never counts as live).
+    fn capture_live(&self, frames: &[Vec<u8>], actions: &[LivenessAction]) -> Result<LiveCapture, FaceError>;
+    /// A captured probe against a stored template.
+    fn compare(&self, probe: &[u8], template: &[u8]) -> Result<FaceMatch, FaceError>;
 }
 
 /// Stands in while no engine is configured: every call is `Unavailable`.
@@ -79,7 +86,10 @@ impl FaceEngine for NoFaceEngine {
     fn template_from_photo(&self, _: &[u8]) -> Result<Vec<u8>, FaceError> {
         Err(FaceError::Unavailable)
     }
-    fn verify_live(&self, _: &[Vec<u8>], _: &[LivenessAction], _: &[u8]) -> Result<FaceVerdict, FaceError> {
+    fn capture_live(&self, _: &[Vec<u8>], _: &[LivenessAction]) -> Result<LiveCapture, FaceError> {
+        Err(FaceError::Unavailable)
+    }
+    fn compare(&self, _: &[u8], _: &[u8]) -> Result<FaceMatch, FaceError> {
         Err(FaceError::Unavailable)
     }
 }

@@ -2,11 +2,12 @@
 //! encode; errors are RFC 7807 problems with the shared result code.
 //! This module is the edge: it alone reads the clock.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, MatchedPath, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use wz_crypto::Sm2PublicKey;
 use wz_proto::api::{
     Attribute, Challenge, EnrolResponse, HistoryEntry, KeysResponse, LightEnrolRequest, Problem,
-    SyncResponse, UpgradedEnrolRequest, VerifyRequest, VerifyVerdict,
+    ResumeRequest, RevokeCitizenRequest, RevokedCredentials, SyncResponse, UpgradedEnrolRequest,
+    VerifyRequest, VerifyVerdict,
 };
 use wz_proto::{AuthMode, RequestAuth, RequestTarget, ResultCode};
 
@@ -57,8 +59,84 @@ impl IntoResponse for ApiError {
         }
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        let mut resp = (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
+        // For the access log: the code, never the reason.
+        resp.extensions_mut().insert(self.0.code);
+        resp
     }
+}
+
+/// The client's address as the limits and the access log see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+/// The peer, or, when the peer is a trusted proxy, the last address in
+/// `X-Forwarded-For` that is not itself a trusted proxy (earlier entries
+/// are the client's to write, so they are never believed).
+#[must_use]
+pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let Some(peer) = peer else {
+        return IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    };
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(a) if trusted.contains(&a) => {}
+            Ok(a) => return a,
+            // A hop we cannot read: stop at the proxy rather than guess.
+            Err(_) => return peer,
+        }
+    }
+    peer
+}
+
+/// One access-log line per request (method, route template, status, result
+/// code, client address, request id, milliseconds: no path values, no
+/// query, no body), and the client address for the handlers.
+async fn access_log(
+    State(p): State<Arc<Platform>>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let t = started();
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = client_address(peer, req.headers(), &p.config().trusted_proxies);
+    req.extensions_mut().insert(ClientAddr(client));
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = req.method().clone();
+    let request_id = hex::encode(wz_crypto::random_array::<8>().unwrap_or_default());
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    let code = resp.extensions().get::<ResultCode>().map_or("", |c| c.name());
+    tracing::info!(
+        target: "wz::access",
+        method = %method,
+        route,
+        status = resp.status().as_u16(),
+        code,
+        client = %client,
+        request_id,
+        ms = t.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -141,7 +219,7 @@ struct SignedRequestHeaders {
     info(title = "wangzheng platform API", description = "Issuance and verification of the online ID credential (网证). Every RP call is SM2-signed; verdicts are signed by the platform."),
     paths(
         healthz, readyz, metrics, openapi_json, keys, challenge, enrol_light, enrol_upgraded, verify,
-        wallet_status, wallet_history, wallet_suspend, admin_register_rp, admin_list_rps, admin_add_rp_key,
+        wallet_status, wallet_history, wallet_suspend, wallet_resume, admin_revoke_citizen, admin_register_rp, admin_list_rps, admin_add_rp_key,
         admin_revoke_rp, admin_revoke_rp_key, admin_rotate_key, admin_audit_verify
     ),
     components(schemas(Problem, wz_proto::api::ReleasedAttributes, wz_proto::api::IdentityItems)),
@@ -183,6 +261,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/wallet/status"),
     ("post", "/v1/wallet/history"),
     ("post", "/v1/wallet/suspend"),
+    ("post", "/v1/wallet/resume"),
+    ("post", "/v1/admin/citizens/revoke"),
     ("post", "/v1/admin/rps"),
     ("get", "/v1/admin/rps"),
     ("post", "/v1/admin/rps/{rp_id}/keys"),
@@ -208,13 +288,19 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route("/v1/wallet/status", post(wallet_status))
         .route("/v1/wallet/history", post(wallet_history))
         .route("/v1/wallet/suspend", post(wallet_suspend))
+        .route("/v1/wallet/resume", post(wallet_resume))
+        .route("/v1/admin/citizens/revoke", post(admin_revoke_citizen))
         .route("/v1/admin/rps", post(admin_register_rp).get(admin_list_rps))
         .route("/v1/admin/rps/{rp_id}/keys", post(admin_add_rp_key))
         .route("/v1/admin/rps/{rp_id}/revoke", post(admin_revoke_rp))
         .route("/v1/admin/rp-keys/{key_id}/revoke", post(admin_revoke_rp_key))
         .route("/v1/admin/platform-keys/{usage}/rotate", post(admin_rotate_key))
         .route("/v1/admin/audit/verify", get(admin_audit_verify))
-        .fallback(|| async { ApiError(PlatformError::new(ResultCode::RequestMalformed, "no such route")) })
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&platform), access_log))
+        .fallback(|method: Method| async move {
+            tracing::info!(target: "wz::access", method = %method, route = "unmatched", status = 400, "request");
+            ApiError(PlatformError::new(ResultCode::RequestMalformed, "no such route"))
+        })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(platform)
 }
@@ -268,20 +354,22 @@ struct ChallengeRequest {
 #[utoipa::path(post, path = "/v1/challenges", tag = "enrolment", request_body = ChallengeRequest, responses((status = 200, body = Challenge), (status = 400, body = Problem)))]
 async fn challenge(
     State(p): State<Arc<Platform>>,
+    Extension(client): Extension<ClientAddr>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let req: ChallengeRequest = json(&body_or_problem(body)?)?;
-    Ok(Json(p.new_challenge(&req.purpose, now().0).await?).into_response())
+    Ok(Json(p.new_challenge(&req.purpose, client.0, now().1).await?).into_response())
 }
 
 #[utoipa::path(post, path = "/v1/enrol/light", tag = "enrolment", request_body = LightEnrolRequest, responses((status = 200, body = EnrolResponse), (status = 400, body = Problem), (status = 422, body = Problem)))]
 async fn enrol_light(
     State(p): State<Arc<Platform>>,
+    Extension(client): Extension<ClientAddr>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let t = started();
     let req: LightEnrolRequest = json(&body_or_problem(body)?)?;
-    let r = p.enrol_light(&req, now().0).await;
+    let r = p.enrol_light(&req, client.0, now().1).await;
     p.metrics
         .latency("/v1/enrol/light", t.elapsed().as_secs_f64() * 1000.0);
     Ok(Json(r?).into_response())
@@ -395,6 +483,20 @@ async fn wallet_suspend(
     signed_wallet_reply(&p, &auth, &p.wallet_suspend(&cred, now().0).await?)
 }
 
+#[utoipa::path(post, path = "/v1/wallet/resume", tag = "wallet", params(SignedRequestHeaders), request_body = ResumeRequest, responses((status = 200, body = SyncResponse, description = "signed by the platform"), (status = 400, body = Problem), (status = 422, body = Problem)))]
+async fn wallet_resume(
+    State(p): State<Arc<Platform>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body_or_problem(body)?;
+    let (cred, auth) = wallet_cred(&p, &method, &uri, &headers, &body).await?;
+    let req: ResumeRequest = json(&body)?;
+    signed_wallet_reply(&p, &auth, &p.wallet_resume(&cred, &req, now().0).await?)
+}
+
 // ------------------------------------------------------------------- admin
 
 /// A registered key.
@@ -485,6 +587,20 @@ fn parse_key(hex_key: &str) -> ApiResult<Sm2PublicKey> {
                 "public key must be a hex SM2 point",
             ))
         })
+}
+
+#[utoipa::path(post, path = "/v1/admin/citizens/revoke", tag = "admin", request_body = RevokeCitizenRequest, security(("operator_token" = [])), responses((status = 200, body = RevokedCredentials), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)))]
+async fn admin_revoke_citizen(
+    State(p): State<Arc<Platform>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    let b: RevokeCitizenRequest = json(&body_or_problem(body)?)?;
+    let revoked = p
+        .revoke_citizen(&b.id_number, b.reason, "operator", now().0)
+        .await?;
+    Ok(Json(RevokedCredentials { revoked }).into_response())
 }
 
 #[utoipa::path(post, path = "/v1/admin/rps", tag = "admin", request_body = RegisterRpBody, security(("operator_token" = [])), responses((status = 201, body = KeyRef), (status = 400, body = Problem), (status = 401, body = Problem)))]

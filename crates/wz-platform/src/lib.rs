@@ -18,6 +18,6 @@ pub mod tls;
 pub use config::{AdminToken, PlatformConfig, TlsMode, TlsSuites};
 pub use error::{PlatformError, Result};
 pub use platform::{
-    Housekeeping, PURPOSE_LIGHT, PURPOSE_UPGRADED, PURPOSE_VERIFY, Platform, RpRegistration, SignedReply,
-    china_date,
+    Housekeeping, PURPOSE_LIGHT, PURPOSE_RESUME, PURPOSE_UPGRADED, PURPOSE_VERIFY, Platform, RpRegistration,
+    SignedReply, china_date,
 };

@@ -1,27 +1,28 @@
 //! The platform's domain logic: plain async functions over the store that
 //! tests call directly and HTTP handlers wrap. Time is always a parameter.
 
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 use wz_crypto::{PinHash, Sm2PublicKey, sm3};
 use wz_proto::api::{
     Attribute, Bytes, Challenge, CredentialStatus, EnrolResponse, HistoryEntry, IdentityItems, KeysResponse,
-    LightEnrolRequest, LivenessAction, ReleasedAttributes, SyncResponse, UpgradedEnrolRequest, VerifyRequest,
-    VerifyVerdict, proof_of_possession_input,
+    LightEnrolRequest, LivenessAction, ReleasedAttributes, ResumeRequest, RevocationReason, SyncResponse,
+    UpgradedEnrolRequest, VerifyRequest, VerifyVerdict, proof_of_possession_input,
 };
 use wz_proto::{
-    AuthMode, CivilDate, CredentialBody, CredentialCert, CredentialId, CredentialPin, Level, QrBody,
-    QrEnvelope, RequestAuth, RequestTarget, ResponseAuth, ResponseTarget, ResultCode, SignedCard,
+    AuthMode, CivilDate, CredentialBody, CredentialCert, CredentialId, CredentialPin, IdNumber, Level,
+    QrBody, QrEnvelope, RequestAuth, RequestTarget, ResponseAuth, ResponseTarget, ResultCode, SignedCard,
 };
 use wz_store::{
     AuditNote, ChallengeRow, CredentialRow, EntityStatus, NewCredential, RegistryRecord, RelyingParty, RpKey,
     RpRole, Store, VerificationRecord,
 };
 
-use crate::face::{FaceEngine, FaceError};
+use crate::face::{FaceEngine, FaceError, LiveCapture};
 use crate::keys::{MasterKey, PlatformKeys};
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{RateLimiter, client_key};
 use crate::registry::{Person, blind_index, open_person, open_photo, pseudonym, seal_record};
 use crate::{PlatformConfig, PlatformError, Result};
 
@@ -32,6 +33,23 @@ pub const PURPOSE_LIGHT: &str = "enrol-light";
 pub const PURPOSE_UPGRADED: &str = "enrol-upgraded";
 /// Challenge purpose of a face check at verification (modes with 0x02).
 pub const PURPOSE_VERIFY: &str = "verify";
+/// Challenge purpose of a citizen lifting their own suspension.
+pub const PURPOSE_RESUME: &str = "resume";
+/// Failures of the items-and-face step of online enrolment: all answered
+/// as `identity_not_confirmed`, so none tells which item or frame failed.
+const IDENTITY_STEP_CODES: &[ResultCode] = &[
+    ResultCode::FourItemsMismatch,
+    ResultCode::RegistryRecordNotFound,
+    ResultCode::FaceMismatch,
+    ResultCode::LivenessFailed,
+    ResultCode::FaceQualityLow,
+    ResultCode::FaceNotFound,
+    ResultCode::ImageInvalid,
+    ResultCode::PresentationAttack,
+    ResultCode::ModeDataMissing,
+];
+/// The window of the per-ID-number online enrolment budget.
+const ENROL_WINDOW_SECS: u64 = 3600;
 
 fn err(code: ResultCode, reason: &'static str) -> PlatformError {
     PlatformError::new(code, reason)
@@ -74,11 +92,82 @@ struct Subject {
     cred_id: Option<CredentialId>,
 }
 
+/// The factors a verify request carries for its mode, each present and
+/// well-formed (but not yet evaluated).
+struct Factors<'a> {
+    qr: Option<QrEnvelope>,
+    items: Option<&'a IdentityItems>,
+    card: Option<SignedCard>,
+    pin_block: Option<&'a [u8]>,
+    face: Option<(&'a [Bytes], &'a str)>,
+}
+
+impl<'a> Factors<'a> {
+    fn gather(req: &'a VerifyRequest) -> Result<Self> {
+        let mode = req.mode;
+        let missing = |what| err(ResultCode::ModeDataMissing, what);
+        let qr = if mode.contains(AuthMode::QR) {
+            let text = req.qr.as_deref().ok_or(missing("mode needs the QR text"))?;
+            Some(QrEnvelope::parse(text)?)
+        } else {
+            None
+        };
+        let items = if mode.contains(AuthMode::TWO_ITEMS) || mode.contains(AuthMode::FOUR_ITEMS) {
+            let items = req.items.as_ref().ok_or(missing("mode needs identity items"))?;
+            if mode.contains(AuthMode::FOUR_ITEMS) && items.card_valid_from.is_none() {
+                return Err(missing("four items need the card validity start"));
+            }
+            Some(items)
+        } else {
+            None
+        };
+        let card = if mode.contains(AuthMode::CARD) {
+            let bytes = req.card_data.as_ref().ok_or(missing("mode needs card data"))?;
+            Some(SignedCard::decode(&bytes.0)?)
+        } else {
+            None
+        };
+        let pin_block = if mode.contains(AuthMode::PIN) {
+            Some(
+                req.pin_block
+                    .as_ref()
+                    .ok_or(missing("mode needs the PIN block"))?
+                    .0
+                    .as_slice(),
+            )
+        } else {
+            None
+        };
+        let face = if mode.contains(AuthMode::FACE) {
+            if req.face_frames.is_empty() {
+                return Err(missing("mode needs face frames"));
+            }
+            // Liveness is required on every face path: the terminal fetched
+            // a challenge and the frames show its actions.
+            let challenge_id = req
+                .challenge_id
+                .as_deref()
+                .ok_or(missing("face checks need a liveness challenge (purpose verify)"))?;
+            Some((req.face_frames.as_slice(), challenge_id))
+        } else {
+            None
+        };
+        Ok(Self {
+            qr,
+            items,
+            card,
+            pin_block,
+            face,
+        })
+    }
+}
+
 /// What one [`Platform::housekeep`] pass removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Housekeeping {
     pub rp_nonces: u64,
     pub challenges: u64,
+    pub attempt_budgets: u64,
     pub retired_keys: u64,
 }
 
@@ -91,6 +180,8 @@ pub struct Platform {
     face: Arc<dyn FaceEngine>,
     card_authorities: Vec<Sm2PublicKey>,
     limiter: RateLimiter,
+    /// Per client address: challenges and online enrolment tries.
+    clients: RateLimiter,
     /// Counters and histograms for `/metrics`.
     pub metrics: Metrics,
 }
@@ -125,6 +216,7 @@ impl Platform {
             face,
             card_authorities,
             limiter: RateLimiter::default(),
+            clients: RateLimiter::default(),
             metrics: Metrics::default(),
         })
     }
@@ -162,6 +254,10 @@ impl Platform {
                 .purge_rp_nonces(now.saturating_sub(nonce_window))
                 .await?,
             challenges: self.store.purge_challenges(now).await?,
+            attempt_budgets: self
+                .store
+                .purge_attempts(now.saturating_sub(ENROL_WINDOW_SECS))
+                .await?,
             retired_keys: self.store.retire_drained_platform_keys(now).await?,
         };
         if done.retired_keys > 0 {
@@ -618,16 +714,25 @@ impl Platform {
     ) -> Result<Subject> {
         let mode = req.mode;
         check_mode_shape(mode)?;
+        let factors = Factors::gather(req)?;
         let keys = self.keys();
+
+        // Every factor is present and well-formed; the live frames are
+        // judged next, still before any identity factor is evaluated, so
+        // neither a missing frame nor a failed liveness check says whether
+        // the items matched.
+        let capture = match &factors.face {
+            Some((frames, challenge_id)) => {
+                let (_, actions) = self.take_challenge(challenge_id, PURPOSE_VERIFY, now).await?;
+                Some(self.capture_face(frames, actions).await?)
+            }
+            None => None,
+        };
+
         let mut subject: Option<Subject> = None;
         let mut qr: Option<(QrBody, wz_crypto::KeyId)> = None;
-
-        if mode.contains(AuthMode::QR) {
-            let text = req
-                .qr
-                .as_deref()
-                .ok_or(err(ResultCode::ModeDataMissing, "mode needs the QR text"))?;
-            let signed = QrEnvelope::parse(text)?.open(&keys.encryption)?;
+        if let Some(envelope) = &factors.qr {
+            let signed = envelope.open(&keys.encryption)?;
             let (cred, record) = self
                 .store
                 .credential_with_citizen(&signed.body.cred_id)
@@ -656,17 +761,19 @@ impl Platform {
             qr = Some((body, signed.platform_key_id));
         }
 
-        if mode.contains(AuthMode::TWO_ITEMS) || mode.contains(AuthMode::FOUR_ITEMS) {
+        // When the items alone say who is claimed and a face must confirm
+        // it, a wrong name and a wrong face get one answer: otherwise an RP
+        // with any live face could look up whether a name fits a number.
+        let items_identify = subject.is_none() && !mode.contains(AuthMode::CARD) && capture.is_some();
+        if let Some(items) = factors.items {
             let four = mode.contains(AuthMode::FOUR_ITEMS);
-            let code = if four {
+            let code = if items_identify {
+                ResultCode::IdentityNotConfirmed
+            } else if four {
                 ResultCode::FourItemsMismatch
             } else {
                 ResultCode::TwoItemsMismatch
             };
-            let items = req
-                .items
-                .as_ref()
-                .ok_or(err(ResultCode::ModeDataMissing, "mode needs identity items"))?;
             // Unknown numbers and wrong names get the same answer: no existence oracle.
             let record = self
                 .store
@@ -681,12 +788,8 @@ impl Platform {
             subject = Some(same_citizen(subject, record)?);
         }
 
-        if mode.contains(AuthMode::CARD) {
-            let bytes = req
-                .card_data
-                .as_ref()
-                .ok_or(err(ResultCode::ModeDataMissing, "mode needs card data"))?;
-            let record = self.check_card(&bytes.0, now).await?.0;
+        if let Some(card) = factors.card {
+            let record = self.check_signed_card(&card, now).await?;
             seen.get_or_insert((record.citizen_id, None));
             subject = Some(same_citizen(subject, record)?);
         }
@@ -701,30 +804,21 @@ impl Platform {
                 "this mode needs an upgraded credential",
             ));
         }
-        if mode.contains(AuthMode::PIN) {
+        if let Some(block) = factors.pin_block {
             let (body, key_id) = qr.ok_or(err(ResultCode::ModeInvalid, "PIN is checked with the QR"))?;
-            let block = req
-                .pin_block
-                .as_ref()
-                .ok_or(err(ResultCode::ModeDataMissing, "mode needs the PIN block"))?;
             let challenge = wz_proto::pin::challenge_for_qr(&body);
-            let pin = CredentialPin::open(&block.0, &challenge, &keys.encryption, &key_id)?;
+            let pin = CredentialPin::open(block, &challenge, &keys.encryption, &key_id)?;
             self.check_pin(subject.record.citizen_id, pin, now).await?;
         }
 
-        if mode.contains(AuthMode::FACE) {
-            if req.face_frames.is_empty() {
-                return Err(err(ResultCode::ModeDataMissing, "mode needs face frames"));
-            }
-            // Liveness is required on every face path: the terminal fetched
-            // a challenge and the frames show its actions.
-            let challenge_id = req.challenge_id.as_deref().ok_or(err(
-                ResultCode::ModeDataMissing,
-                "face checks need a liveness challenge (purpose verify)",
-            ))?;
-            let (_, actions) = self.take_challenge(challenge_id, PURPOSE_VERIFY, now).await?;
-            let frames: Vec<Vec<u8>> = req.face_frames.iter().map(|b| b.0.clone()).collect();
-            self.check_face(&subject.record, frames, actions).await?;
+        if let Some(capture) = &capture {
+            self.match_face(&subject.record, capture).map_err(|e| {
+                if items_identify && e.code == ResultCode::FaceMismatch {
+                    err(ResultCode::IdentityNotConfirmed, "identity is not confirmed")
+                } else {
+                    e
+                }
+            })?;
         }
         Ok(subject)
     }
@@ -732,6 +826,12 @@ impl Platform {
     /// Decodes and checks card data; returns the matching registry record and the card.
     async fn check_card(&self, bytes: &[u8], now: u64) -> Result<(RegistryRecord, SignedCard)> {
         let card = SignedCard::decode(bytes)?;
+        let record = self.check_signed_card(&card, now).await?;
+        Ok((record, card))
+    }
+
+    /// Checks a decoded card: its authority, validity and registry entry.
+    async fn check_signed_card(&self, card: &SignedCard, now: u64) -> Result<RegistryRecord> {
         let authority = self
             .card_authorities
             .iter()
@@ -762,7 +862,7 @@ impl Platform {
                 "card is not the one the registry lists",
             ));
         }
-        Ok((record, card))
+        Ok(record)
     }
 
     async fn check_pin(&self, citizen_id: i64, pin: CredentialPin, now: u64) -> Result<()> {
@@ -808,44 +908,66 @@ impl Platform {
         wz_crypto::hmac_sm3(&self.keys().index, b"wz-pin-pepper-v1").to_vec()
     }
 
-    async fn check_face(
-        &self,
-        record: &RegistryRecord,
-        frames: Vec<Vec<u8>>,
-        actions: Vec<LivenessAction>,
-    ) -> Result<()> {
-        let template = record.record.face_template.clone().ok_or(err(
+    /// Live frames and the challenge's actions → a capture, judged before
+    /// anything about the claimed citizen is read (so nothing this answers
+    /// depends on the registry).
+    async fn capture_face(&self, frames: &[Bytes], actions: Vec<LivenessAction>) -> Result<LiveCapture> {
+        if frames.is_empty() {
+            return Err(err(ResultCode::ModeDataMissing, "face checks need live frames"));
+        }
+        let frames: Vec<Vec<u8>> = frames.iter().map(|b| b.0.clone()).collect();
+        let face = Arc::clone(&self.face);
+        let waived = self.config.demo_liveness_waived && actions.is_empty();
+        let capture = tokio::task::spawn_blocking(move || face.capture_live(&frames, &actions))
+            .await
+            .map_err(|_| err(ResultCode::InternalError, "face task failed"))?
+            .map_err(|e| err(e.result_code(), "face engine could not check the frames"))?;
+        if !capture.live && !waived {
+            return Err(err(ResultCode::LivenessFailed, "liveness was not shown"));
+        }
+        Ok(capture)
+    }
+
+    /// A capture against the citizen's registry template.
+    fn match_face(&self, record: &RegistryRecord, capture: &LiveCapture) -> Result<()> {
+        let template = record.record.face_template.as_deref().ok_or(err(
             ResultCode::FaceMismatch,
             "registry has no face template for this citizen",
         ))?;
         if record.record.template_model.as_deref() != Some(self.face.model_id()) {
+            tracing::warn!("a registry template was made by another face model: re-import the registry");
             return Err(err(
                 FaceError::ModelMismatch.result_code(),
                 "registry template was made by another model",
             ));
         }
-        let face = Arc::clone(&self.face);
-        let waived = self.config.demo_liveness_waived && actions.is_empty();
-        let verdict = tokio::task::spawn_blocking(move || face.verify_live(&frames, &actions, &template))
-            .await
-            .map_err(|_| err(ResultCode::InternalError, "face task failed"))?
-            .map_err(|e| err(e.result_code(), "face engine could not check the frames"))?;
+        let m = self
+            .face
+            .compare(&capture.probe, template)
+            .map_err(|e| err(e.result_code(), "face engine could not compare the capture"))?;
         // A live capture is never pixel-for-pixel the registry or card photo:
         // a near-perfect score means that photo itself was sent.
-        if verdict.score >= NEAR_IDENTICAL_SCORE {
+        if m.score >= NEAR_IDENTICAL_SCORE {
             self.security_event(ResultCode::PresentationAttack, None);
             return Err(err(
                 ResultCode::PresentationAttack,
                 "the face frame is a copy of the stored photo, not a live capture",
             ));
         }
-        if !verdict.live && !waived {
-            return Err(err(ResultCode::LivenessFailed, "liveness was not shown"));
-        }
-        if !verdict.matched {
+        if !m.matched {
             return Err(err(ResultCode::FaceMismatch, "face does not match the registry"));
         }
         Ok(())
+    }
+
+    async fn check_face(
+        &self,
+        record: &RegistryRecord,
+        frames: &[Bytes],
+        actions: Vec<LivenessAction>,
+    ) -> Result<()> {
+        let capture = self.capture_face(frames, actions).await?;
+        self.match_face(record, &capture)
     }
 
     fn release(
@@ -889,9 +1011,22 @@ impl Platform {
     // ------------------------------------------------------------ enrolment
 
     /// `POST /v1/challenges`: a one-time challenge with random liveness actions.
-    pub async fn new_challenge(&self, purpose: &str, now: u64) -> Result<Challenge> {
-        if ![PURPOSE_LIGHT, PURPOSE_UPGRADED, PURPOSE_VERIFY].contains(&purpose) {
+    /// Limited per client address and purpose, and capped in all.
+    pub async fn new_challenge(&self, purpose: &str, client: IpAddr, now_ms: u64) -> Result<Challenge> {
+        let now = now_ms / 1000;
+        if ![PURPOSE_LIGHT, PURPOSE_UPGRADED, PURPOSE_VERIFY, PURPOSE_RESUME].contains(&purpose) {
             return Err(err(ResultCode::RequestMalformed, "unknown challenge purpose"));
+        }
+        let key = format!("challenge {purpose} {}", client_key(client));
+        if !self
+            .clients
+            .allow_per_minute(&key, self.config.challenges_per_client_per_min, now_ms)
+        {
+            self.security_event(ResultCode::RateLimited, None);
+            return Err(err(
+                ResultCode::RateLimited,
+                "too many challenges from this client",
+            ));
         }
         let nonce = wz_crypto::random_array::<16>()?;
         let pool: Vec<LivenessAction> = self
@@ -928,7 +1063,17 @@ impl Platform {
                 .join(","),
             expires_at: now + self.config.challenge_ttl_secs,
         };
-        self.store.insert_challenge(&row).await?;
+        if !self
+            .store
+            .insert_challenge_capped(&row, self.config.max_outstanding_challenges, now)
+            .await?
+        {
+            self.security_event(ResultCode::RateLimited, None);
+            return Err(err(
+                ResultCode::RateLimited,
+                "too many challenges are outstanding; try again shortly",
+            ));
+        }
         Ok(Challenge {
             challenge_id: row.challenge_id,
             nonce: hex::encode(nonce),
@@ -1026,7 +1171,14 @@ impl Platform {
                 &note,
                 now,
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                wz_store::StoreError::Conflict("upgraded credential") => err(
+                    ResultCode::UpgradedCredentialHeld,
+                    "an upgraded credential is held: re-enrol at a trusted terminal",
+                ),
+                other => other.into(),
+            })?;
         self.metrics.enrolment(level_name, "pass");
         Ok(EnrolResponse {
             credential: Bytes(encoded),
@@ -1035,16 +1187,74 @@ impl Platform {
         })
     }
 
-    /// `POST /v1/enrol/light`: four items + live face + device key.
-    pub async fn enrol_light(&self, req: &LightEnrolRequest, now: u64) -> Result<EnrolResponse> {
-        let result = self.enrol_light_inner(req, now).await;
+    /// `POST /v1/enrol/light`: four items + live face + device key. Every
+    /// failure of the items-and-face step answers `identity_not_confirmed`
+    /// (metrics too), after the same work: the frames are judged before the
+    /// registry is read. Tries are limited per client and per ID number
+    /// before anything is checked. A live upgraded credential is never
+    /// replaced from here (`upgraded_credential_held`): that needs a trusted
+    /// terminal.
+    pub async fn enrol_light(
+        &self,
+        req: &LightEnrolRequest,
+        client: IpAddr,
+        now_ms: u64,
+    ) -> Result<EnrolResponse> {
+        let result = self.enrol_light_inner(req, client, now_ms).await.map_err(|e| {
+            if IDENTITY_STEP_CODES.contains(&e.code) {
+                err(
+                    ResultCode::IdentityNotConfirmed,
+                    "identity is not confirmed: check the items and capture the face again",
+                )
+            } else {
+                e
+            }
+        });
         if let Err(e) = &result {
             self.metrics.enrolment("lightweight", e.code.name());
         }
         result
     }
 
-    async fn enrol_light_inner(&self, req: &LightEnrolRequest, now: u64) -> Result<EnrolResponse> {
+    async fn enrol_light_inner(
+        &self,
+        req: &LightEnrolRequest,
+        client: IpAddr,
+        now_ms: u64,
+    ) -> Result<EnrolResponse> {
+        let now = now_ms / 1000;
+        let key = format!("enrol {}", client_key(client));
+        if !self
+            .clients
+            .allow_per_minute(&key, self.config.enrol_tries_per_client_per_min, now_ms)
+        {
+            self.security_event(ResultCode::RateLimited, None);
+            return Err(err(
+                ResultCode::RateLimited,
+                "too many enrolment tries from this client",
+            ));
+        }
+        let keys = self.keys();
+        let id_index = blind_index(&keys, &req.items.id_number);
+        // In the database: holds across nodes and restarts, and for any
+        // number, registered or not.
+        if !self
+            .store
+            .take_attempt(
+                "enrol-light",
+                &id_index,
+                self.config.enrol_tries_per_id_per_hour,
+                ENROL_WINDOW_SECS,
+                now,
+            )
+            .await?
+        {
+            self.security_event(ResultCode::RateLimited, None);
+            return Err(err(
+                ResultCode::RateLimited,
+                "too many enrolment tries for this ID number; try again later",
+            ));
+        }
         let (ch, actions) = self.take_challenge(&req.challenge_id, PURPOSE_LIGHT, now).await?;
         let device = Self::device_key(&ch, &req.device_public_key, &req.proof_of_possession)?;
         if req.items.card_valid_from.is_none() {
@@ -1053,21 +1263,28 @@ impl Platform {
                 "four items need the card validity start",
             ));
         }
-        let keys = self.keys();
-        let mismatch = err(ResultCode::FourItemsMismatch, "items do not match the registry");
-        let record = self
-            .store
-            .registry_by_index(&blind_index(&keys, &req.items.id_number))
-            .await?
-            .ok_or(mismatch.clone())?;
-        if !items_match(&req.items, &open_person(&keys, &record)?, true) {
-            return Err(mismatch);
-        }
-        if req.face_frames.is_empty() {
-            return Err(err(ResultCode::ModeDataMissing, "enrolment needs face frames"));
-        }
-        let frames = req.face_frames.iter().map(|b| b.0.clone()).collect();
-        self.check_face(&record, frames, actions).await?;
+        let capture = self.capture_face(&req.face_frames, actions).await?;
+        let record = match self.store.registry_by_index(&id_index).await? {
+            Some(r) if items_match(&req.items, &open_person(&keys, &r)?, true) => r,
+            _ => {
+                return Err(err(
+                    ResultCode::FourItemsMismatch,
+                    "items do not match the registry",
+                ));
+            }
+        };
+        // A template of another model is the operator's fault (logged), but
+        // only a matching record has one: answered like a mismatch.
+        self.match_face(&record, &capture).map_err(|e| {
+            if e.code == ResultCode::InternalError {
+                err(
+                    ResultCode::FaceMismatch,
+                    "registry template was made by another model",
+                )
+            } else {
+                e
+            }
+        })?;
         self.issue(&record, Level::Lightweight, &device, None, now).await
     }
 
@@ -1144,11 +1361,7 @@ impl Platform {
         )?;
         // Refuse guessable PINs when they are set.
         let pin = CredentialPin::parse_new(std::str::from_utf8(pin.expose()).unwrap_or(""))?;
-        if req.face_frames.is_empty() {
-            return Err(err(ResultCode::ModeDataMissing, "enrolment needs face frames"));
-        }
-        let frames = req.face_frames.iter().map(|b| b.0.clone()).collect();
-        self.check_face(&record, frames, actions).await?;
+        self.check_face(&record, &req.face_frames, actions).await?;
         let pepper = self.pin_pepper();
         let hash = tokio::task::spawn_blocking(move || {
             PinHash::create(pin.expose(), Some(&pepper), wz_crypto::kdf::DEFAULT_ITERATIONS)
@@ -1253,6 +1466,106 @@ impl Platform {
             status: CredentialStatus::Suspended,
             server_time: now,
         })
+    }
+
+    /// `POST /v1/wallet/resume`: the citizen lifts their own suspension.
+    /// A suspension guards against a lost or lent phone, so the device
+    /// signature alone is not enough: a live face must match the registry
+    /// and, for an upgraded credential, the credential PIN must be right
+    /// (wrong PINs count toward the lockout). Audited.
+    pub async fn wallet_resume(
+        &self,
+        cred: &CredentialRow,
+        req: &ResumeRequest,
+        now: u64,
+    ) -> Result<SyncResponse> {
+        if cred.status != CredentialStatus::Suspended {
+            let code = if cred.status == CredentialStatus::Active {
+                ResultCode::RequestMalformed
+            } else {
+                cred.status.result_code()
+            };
+            return Err(err(code, "only a suspended credential can be resumed"));
+        }
+        // Presence of every factor first, as at verification.
+        if req.face_frames.is_empty() {
+            return Err(err(ResultCode::ModeDataMissing, "resuming needs face frames"));
+        }
+        if cred.level == Level::Upgraded && req.pin_block.is_none() {
+            return Err(err(
+                ResultCode::ModeDataMissing,
+                "resuming an upgraded credential needs the credential PIN",
+            ));
+        }
+        let (ch, actions) = self
+            .take_challenge(&req.challenge_id, PURPOSE_RESUME, now)
+            .await?;
+        let record = self.store.registry_by_id(cred.citizen_id).await?.ok_or(err(
+            ResultCode::InternalError,
+            "credential without a registry record",
+        ))?;
+        let capture = self.capture_face(&req.face_frames, actions).await?;
+        self.match_face(&record, &capture)?;
+        if let (Level::Upgraded, Some(block)) = (cred.level, &req.pin_block) {
+            let nonce: [u8; 16] = ch
+                .nonce
+                .as_slice()
+                .try_into()
+                .map_err(|_| err(ResultCode::InternalError, "stored challenge is corrupt"))?;
+            let keys = self.keys();
+            let key_id = keys.encryption.current_id();
+            let pin = CredentialPin::open(&block.0, &nonce, &keys.encryption, &key_id)?;
+            drop(keys);
+            self.check_pin(cred.citizen_id, pin, now).await?;
+        }
+        if !self
+            .store
+            .transition_credential(
+                &cred.cred_id,
+                CredentialStatus::Suspended,
+                CredentialStatus::Active,
+                &AuditNote::new("citizen", "credential.resume", format!("cred={}", cred.cred_id)),
+                now,
+            )
+            .await?
+        {
+            return Err(err(
+                ResultCode::CredentialSuspended,
+                "credential changed meanwhile",
+            ));
+        }
+        Ok(SyncResponse {
+            cred_id: cred.cred_id,
+            status: CredentialStatus::Active,
+            server_time: now,
+        })
+    }
+
+    /// The operator revokes every live credential of a citizen (court
+    /// order, death, fraud, the citizen's own request at a hall). Audited
+    /// with the reason; RPs then see `credential_revoked`, and the wallet
+    /// wipes itself at its next sync. Returns how many were revoked.
+    pub async fn revoke_citizen(
+        &self,
+        id_number: &IdNumber,
+        reason: RevocationReason,
+        actor: &str,
+        now: u64,
+    ) -> Result<u64> {
+        let index = blind_index(&self.keys(), id_number);
+        let record = self.store.registry_by_index(&index).await?.ok_or(err(
+            ResultCode::RegistryRecordNotFound,
+            "no such citizen in the registry",
+        ))?;
+        let note = AuditNote::new(
+            actor,
+            "citizen.revoke",
+            format!("citizen={} reason={}", record.citizen_id, reason.name()),
+        );
+        Ok(self
+            .store
+            .revoke_citizen_credentials(record.citizen_id, &note, now)
+            .await?)
     }
 
     /// The credential certificate a wallet holds, checked against our keys.

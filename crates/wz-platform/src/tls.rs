@@ -181,6 +181,11 @@ pub async fn serve(
                 tracing::debug!(%peer, "TLS handshake failed or timed out");
                 return;
             };
+            // Handlers see the peer as axum's `ConnectInfo`, as under `axum::serve`.
+            let app = tower::ServiceExt::map_request(app, move |mut req: axum::http::Request<_>| {
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                req
+            });
             let service = hyper_util::service::TowerToHyperService::new(app);
             let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service);
             let _ = watcher.watch(conn.into_owned()).await;

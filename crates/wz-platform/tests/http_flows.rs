@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use wz_crypto::{Sm2PrivateKey, Sm2PublicKey};
-use wz_platform::face::{FaceEngine, FaceError, FaceVerdict};
+use wz_platform::face::{FaceEngine, FaceError, FaceMatch, LiveCapture};
 use wz_platform::keys::MasterKey;
 use wz_platform::registry::Person;
 use wz_platform::{Platform, PlatformConfig};
@@ -47,28 +47,30 @@ impl FaceEngine for TestFace {
         }
         Ok(wz_crypto::sm3(image).to_vec())
     }
-    fn verify_live(
-        &self,
-        frames: &[Vec<u8>],
-        actions: &[LivenessAction],
-        template: &[u8],
-    ) -> Result<FaceVerdict, FaceError> {
+    fn capture_live(&self, frames: &[Vec<u8>], actions: &[LivenessAction]) -> Result<LiveCapture, FaceError> {
         if frames.iter().any(|f| f.starts_with(b"TRUNC")) {
             return Err(FaceError::ImageInvalid);
         }
         let live = !frames.iter().any(|f| f.starts_with(b"SPOOF")) && frames.len() >= actions.len().max(1);
-        // What a real engine reports for the stored photo sent back as the
-        // live frame: a perfect score.
-        if frames.first().is_some_and(|f| f.starts_with(b"REGCOPY")) {
-            return Ok(FaceVerdict {
-                live,
+        // The probe: a marker for the stored photo sent back as the live
+        // frame, else every frame's SM3 (each must match the template).
+        let probe = if frames.first().is_some_and(|f| f.starts_with(b"REGCOPY")) {
+            b"REGCOPY".to_vec()
+        } else {
+            frames.iter().flat_map(|f| wz_crypto::sm3(f)).collect()
+        };
+        Ok(LiveCapture { live, probe })
+    }
+    fn compare(&self, probe: &[u8], template: &[u8]) -> Result<FaceMatch, FaceError> {
+        // What a real engine reports for the stored photo itself: a perfect score.
+        if probe == b"REGCOPY" {
+            return Ok(FaceMatch {
                 matched: true,
                 score: 1.0,
             });
         }
-        let matched = frames.iter().all(|f| wz_crypto::sm3(f).as_slice() == template);
-        Ok(FaceVerdict {
-            live,
+        let matched = !probe.is_empty() && probe.chunks(32).all(|h| h == template);
+        Ok(FaceMatch {
             matched,
             score: if matched { 0.9 } else { 0.1 },
         })
@@ -150,7 +152,12 @@ async fn env_with(backend: Backend, config: PlatformConfig) -> Env {
     let addr = listener.local_addr().unwrap();
     let app = wz_platform::http::router(Arc::clone(&platform));
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     Env {
         base: format!("http://{addr}"),
@@ -274,6 +281,18 @@ impl Env {
         .unwrap();
     }
 
+    /// `POST /v1/challenges`, the status only.
+    async fn ask_challenge(&self, purpose: &str) -> u16 {
+        self.http
+            .post(format!("{}/v1/challenges", self.base))
+            .json(&serde_json::json!({ "purpose": purpose }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     async fn challenge(&self, purpose: &str) -> Challenge {
         let r = self
             .http
@@ -284,6 +303,45 @@ impl Env {
             .unwrap();
         assert_eq!(r.status(), 200);
         r.json().await.unwrap()
+    }
+
+    /// `POST /v1/admin/citizens/revoke`: status and the count revoked.
+    async fn revoke_citizen(&self, p: &Person, reason: &str) -> (u16, u64) {
+        let r = self
+            .http
+            .post(format!("{}/v1/admin/citizens/revoke", self.base))
+            .bearer_auth(ADMIN)
+            .json(&serde_json::json!({ "id_number": p.id_number.as_str(), "reason": reason }))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap();
+        (status, body["revoked"].as_u64().unwrap_or(0))
+    }
+
+    /// Light enrolment tries as a raw request: status and body.
+    async fn try_enrol_light(
+        &self,
+        items: IdentityItems,
+        frames: Vec<Bytes>,
+        forwarded: Option<&str>,
+    ) -> (u16, String) {
+        let device = Sm2PrivateKey::generate().unwrap();
+        let ch = self.challenge("enrol-light").await;
+        let req = LightEnrolRequest {
+            challenge_id: ch.challenge_id.clone(),
+            items,
+            face_frames: frames,
+            device_public_key: hex::encode(device.public_key().to_sec1_bytes()),
+            proof_of_possession: pop(&device, &ch),
+        };
+        let mut r = self.http.post(format!("{}/v1/enrol/light", self.base)).json(&req);
+        if let Some(f) = forwarded {
+            r = r.header("x-forwarded-for", f);
+        }
+        let r = r.send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
     }
 
     fn card(&self, p: &Person) -> Vec<u8> {
@@ -448,7 +506,48 @@ async fn wallet_call<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// A device-signed wallet call with a JSON body.
+async fn wallet_post<T: serde::de::DeserializeOwned>(
+    e: &Env,
+    w: &Wallet,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> Result<T, (u16, String)> {
+    let body = serde_json::to_vec(body).unwrap();
+    let (status, _, body, _) = e
+        .signed_post(
+            path,
+            &w.cert.body.cred_id.to_string(),
+            &w.device,
+            &body,
+            None,
+            now(),
+        )
+        .await;
+    if status == 200 {
+        Ok(serde_json::from_slice(&body).unwrap())
+    } else {
+        Err((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+}
+
+/// A config with the enrolment and challenge limits out of the way.
+fn unlimited() -> PlatformConfig {
+    PlatformConfig {
+        enrol_tries_per_id_per_hour: 1000,
+        enrol_tries_per_client_per_min: 1000,
+        challenges_per_client_per_min: 10_000,
+        ..PlatformConfig::default()
+    }
+}
+
 wz_store::on_both!(
+    enrolment_answers_one_code_for_items_and_face,
+    enrolment_is_throttled_per_id_and_client,
+    online_enrolment_never_replaces_upgraded,
+    two_items_need_every_factor_first,
+    challenges_are_throttled_and_capped,
+    operator_revokes_and_citizen_resumes,
     configured_liveness_actions,
     whole_journey,
     request_level_faults,
@@ -463,6 +562,434 @@ wz_store::on_both!(
     security_events_are_counted,
     rp_names_are_screen_safe,
 );
+
+/// Defect 12.3 (oracle): junk, empty or spoofed frames, a wrong name, an
+/// unknown number, a wrong card date and a wrong face all answer one code,
+/// so no answer tells which of the four items is right.
+async fn enrolment_answers_one_code_for_items_and_face(b: Backend) {
+    let e = env_with(b, unlimited()).await;
+    let right = || items(&adult(), true);
+    let mut wrong_name = right();
+    wrong_name.name = "别人".into();
+    let mut wrong_date = right();
+    wrong_date.card_valid_from = Some(CivilDate::new(2019, 1, 1).unwrap());
+    let unknown = items(
+        &person(
+            IdNumber::from_parts(440_305, CivilDate::new(1990, 1, 1).unwrap(), 5)
+                .unwrap()
+                .as_str(),
+            "测试甲",
+        ),
+        true,
+    );
+    let face = |f: &[u8]| vec![Bytes(f.to_vec()); 2];
+    let cases = [
+        (right(), vec![]),
+        (wrong_name.clone(), vec![]),
+        (right(), face(b"TRUNC junk")),
+        (wrong_name.clone(), face(b"TRUNC junk")),
+        (right(), face(b"SPOOF-photo")),
+        (wrong_date.clone(), face(b"SPOOF-photo")),
+        (right(), face(b"someone-else")),
+        (wrong_name, face(b"photo-of-jia")),
+        (wrong_date, face(b"photo-of-jia")),
+        (unknown, face(b"photo-of-jia")),
+        (right(), face(b"REGCOPY photo-of-jia")),
+    ];
+    for (i, (it, frames)) in cases.into_iter().enumerate() {
+        let (status, body) = e.try_enrol_light(it, frames, None).await;
+        let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (422, Some("identity_not_confirmed")),
+            "case {i}: {body}"
+        );
+        assert!(!body.contains("测试") && !body.contains("别人"), "{body}");
+    }
+    // The right items and face still enrol.
+    enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
+    e.finish().await;
+}
+
+/// Defect 12.3 (throttle): tries are counted per ID number in the database
+/// before anything is checked, whatever client they come from; and per
+/// client address, where `X-Forwarded-For` counts only from a trusted proxy.
+async fn enrolment_is_throttled_per_id_and_client(b: Backend) {
+    let e = env_with(
+        b,
+        PlatformConfig {
+            enrol_tries_per_client_per_min: 1000,
+            ..PlatformConfig::default()
+        },
+    )
+    .await;
+    let mut wrong = items(&adult(), true);
+    wrong.name = "别人".into();
+    for i in 0..5 {
+        let forwarded = format!("203.0.113.{i}");
+        let (status, body) = e
+            .try_enrol_light(
+                wrong.clone(),
+                vec![Bytes(b"photo-of-jia".to_vec()); 2],
+                Some(&forwarded),
+            )
+            .await;
+        assert!(body.contains("identity_not_confirmed"), "{status} {body}");
+    }
+    // The sixth, even with everything right, is refused before any check.
+    let (status, body) = e
+        .try_enrol_light(
+            items(&adult(), true),
+            vec![Bytes(b"photo-of-jia".to_vec()); 2],
+            Some("198.51.100.7"),
+        )
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("rate_limited"), "{body}");
+    // Another citizen is not affected.
+    enrol_light(&e, &minor(), b"photo-of-yi").await.unwrap();
+    // A restarted platform still counts the tries (they are in the database).
+    let stored = e
+        .platform
+        .store()
+        .take_attempt(
+            "enrol-light",
+            &wz_platform::registry::blind_index(&e.platform.keys(), &adult().id_number),
+            5,
+            3600,
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(!stored, "the budget is spent in the store");
+    e.finish().await;
+
+    // Per client: four tries for four different numbers from one address.
+    let per_client = |trusted: Vec<std::net::IpAddr>| PlatformConfig {
+        enrol_tries_per_client_per_min: 3,
+        trusted_proxies: trusted,
+        ..unlimited()
+    };
+    let e = env_with(b, per_client(vec![])).await;
+    let mut codes = Vec::new();
+    for i in 0..4 {
+        let p = person(
+            IdNumber::from_parts(440_305, CivilDate::new(1990, 1, 1 + i).unwrap(), 5)
+                .unwrap()
+                .as_str(),
+            "x",
+        );
+        // A client cannot escape its limit by naming another address.
+        let forwarded = format!("203.0.113.{i}");
+        codes.push(
+            e.try_enrol_light(items(&p, true), vec![Bytes(b"x".to_vec()); 2], Some(&forwarded))
+                .await
+                .0,
+        );
+    }
+    assert_eq!(codes, [422, 422, 422, 429]);
+    e.finish().await;
+    // Behind a trusted proxy, the forwarded client is the one counted.
+    let e = env_with(b, per_client(vec!["127.0.0.1".parse().unwrap()])).await;
+    for i in 0..4 {
+        let forwarded = format!("203.0.113.{i}");
+        let (status, _) = e
+            .try_enrol_light(
+                items(&minor(), true),
+                vec![Bytes(b"x".to_vec()); 2],
+                Some(&forwarded),
+            )
+            .await;
+        assert_eq!(status, 422);
+    }
+    e.finish().await;
+}
+
+/// Defect 12.3 (takeover): an online enrolment never replaces a live
+/// upgraded credential, whatever it knows; the upgraded wallet keeps
+/// working. Between lightweight credentials the newest still wins (the
+/// lost-phone path), and the old wallet learns it at sync.
+async fn online_enrolment_never_replaces_upgraded(b: Backend) {
+    let e = env(b).await;
+    let cafe = e.register("cafe", "verifier", &["0x04"], &[]).await;
+    let terminal = e
+        .register("police-hall", "trusted_terminal", &["0x03"], &[])
+        .await;
+    let enc = e.key("encryption").await;
+    let mut upgraded = enrol_upgraded(&e, &terminal, &adult(), "20261126").await.unwrap();
+    let err = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap_err();
+    assert!(err.1.contains("upgraded_credential_held"), "{err:?}");
+    let (qr, _) = upgraded.qr(&enc, now());
+    let v = e
+        .verify(
+            "cafe",
+            &cafe,
+            &VerifyRequest {
+                qr: Some(qr),
+                ..vreq(0x04)
+            },
+        )
+        .await;
+    assert_eq!(v.result, ResultCode::Pass);
+    // A suspended upgraded credential is still the citizen's.
+    let _: SyncResponse = wallet_call(&e, &upgraded, "/v1/wallet/suspend").await.unwrap();
+    let err = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap_err();
+    assert!(err.1.contains("upgraded_credential_held"), "{err:?}");
+
+    let mut first = enrol_light(&e, &minor(), b"photo-of-yi").await.unwrap();
+    let _second = enrol_light(&e, &minor(), b"photo-of-yi").await.unwrap();
+    let (qr, _) = first.qr(&enc, now());
+    let v = e
+        .verify(
+            "cafe",
+            &cafe,
+            &VerifyRequest {
+                qr: Some(qr),
+                ..vreq(0x04)
+            },
+        )
+        .await;
+    assert_eq!(v.result, ResultCode::CredentialSuperseded);
+    let st: SyncResponse = wallet_call(&e, &first, "/v1/wallet/status").await.unwrap();
+    assert!(st.status.must_wipe());
+    e.finish().await;
+}
+
+/// Defect 12.4: a 0x42 RP sending name + ID number without a face learns
+/// nothing (`mode_data_missing` whether they match or not) and nothing
+/// lands in the citizen's history; with a face, a wrong name and a wrong
+/// face answer the same.
+async fn two_items_need_every_factor_first(b: Backend) {
+    let e = env(b).await;
+    let courier = e.register("courier", "verifier", &["0x42"], &[]).await;
+    let w = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
+    let mut wrong = items(&adult(), false);
+    wrong.name = "别人".into();
+    for it in [items(&adult(), false), wrong.clone()] {
+        // No frames; frames without a challenge; a challenge without frames.
+        for (frames, challenge) in [
+            (vec![], None),
+            (vec![Bytes(b"photo-of-jia".to_vec()); 2], None),
+            (vec![], Some(e.challenge("verify").await.challenge_id)),
+        ] {
+            let req = VerifyRequest {
+                items: Some(it.clone()),
+                face_frames: frames,
+                challenge_id: challenge,
+                ..vreq(0x42)
+            };
+            assert_eq!(
+                e.verify("courier", &courier, &req).await.result,
+                ResultCode::ModeDataMissing
+            );
+        }
+        // Junk frames are judged before the items.
+        let req = VerifyRequest {
+            items: Some(it.clone()),
+            face_frames: vec![Bytes(b"TRUNC".to_vec()); 2],
+            challenge_id: Some(e.challenge("verify").await.challenge_id),
+            ..vreq(0x42)
+        };
+        assert_eq!(
+            e.verify("courier", &courier, &req).await.result,
+            ResultCode::ImageInvalid
+        );
+    }
+    let history: Vec<HistoryEntry> = wallet_call(&e, &w, "/v1/wallet/history").await.unwrap();
+    assert!(history.is_empty(), "probes reached the history: {history:?}");
+    for (it, frame) in [
+        (wrong, &b"photo-of-jia"[..]),
+        (items(&adult(), false), b"someone-else"),
+    ] {
+        let req = VerifyRequest {
+            items: Some(it),
+            face_frames: vec![Bytes(frame.to_vec()); 2],
+            challenge_id: Some(e.challenge("verify").await.challenge_id),
+            ..vreq(0x42)
+        };
+        assert_eq!(
+            e.verify("courier", &courier, &req).await.result,
+            ResultCode::IdentityNotConfirmed
+        );
+    }
+    e.finish().await;
+}
+
+/// Defect 12.6: challenges are limited per client and purpose, and capped
+/// in all; expired ones are purged (see housekeeping_bounds_nonces_and_challenges).
+async fn challenges_are_throttled_and_capped(b: Backend) {
+    let e = env(b).await;
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(e.ask_challenge("verify").await);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 30, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 10, "{statuses:?}");
+    // Another purpose has its own budget.
+    assert_eq!(e.ask_challenge("enrol-light").await, 200);
+    assert_eq!(e.platform.store().challenge_count().await.unwrap(), 31);
+    let m = e
+        .http
+        .get(format!("{}/metrics", e.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("wz_security_events_total{kind=\"rate_limited\"} 10"),
+        "{m}"
+    );
+    e.finish().await;
+
+    let e = env_with(
+        b,
+        PlatformConfig {
+            max_outstanding_challenges: 5,
+            ..unlimited()
+        },
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(e.ask_challenge("verify").await);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+    // Once they expire and are purged, there is room again.
+    let later = now() + PlatformConfig::default().challenge_ttl_secs + 1;
+    assert_eq!(e.platform.housekeep(later).await.unwrap().challenges, 5);
+    assert_eq!(e.ask_challenge("verify").await, 200);
+    e.finish().await;
+}
+
+/// Defect 12.8: the operator revokes a citizen's credentials (RPs see
+/// `credential_revoked`, the wallet wipes itself); the citizen lifts their
+/// own suspension only with a live face and, for an upgraded credential,
+/// the credential PIN. Both are audited.
+async fn operator_revokes_and_citizen_resumes(b: Backend) {
+    let e = env(b).await;
+    let cafe = e.register("cafe", "verifier", &["0x04"], &[]).await;
+    let terminal = e
+        .register("police-hall", "trusted_terminal", &["0x03"], &[])
+        .await;
+    let enc = e.key("encryption").await;
+    let mut w = enrol_upgraded(&e, &terminal, &adult(), "20261126").await.unwrap();
+    let qr_only = |w: &mut Wallet| VerifyRequest {
+        qr: Some(w.qr(&enc, now()).0),
+        ..vreq(0x04)
+    };
+    let resume = |frame: &[u8], pin: Option<&str>, ch: &Challenge| {
+        let nonce: [u8; 16] = hex::decode(&ch.nonce).unwrap().try_into().unwrap();
+        wz_proto::api::ResumeRequest {
+            challenge_id: ch.challenge_id.clone(),
+            face_frames: vec![Bytes(frame.to_vec()); ch.actions.len()],
+            pin_block: pin.map(|p| Bytes(CredentialPin::parse(p).unwrap().seal(&nonce, &enc).unwrap())),
+        }
+    };
+    // Resuming an active credential is refused.
+    let ch = e.challenge("resume").await;
+    let r = wallet_post::<SyncResponse>(
+        &e,
+        &w,
+        "/v1/wallet/resume",
+        &resume(b"photo-of-jia", Some("20261126"), &ch),
+    )
+    .await;
+    assert!(r.unwrap_err().1.contains("request_malformed"));
+
+    let _: SyncResponse = wallet_call(&e, &w, "/v1/wallet/suspend").await.unwrap();
+    assert_eq!(
+        e.verify("cafe", &cafe, &qr_only(&mut w)).await.result,
+        ResultCode::CredentialSuspended
+    );
+    // The device key alone is not enough: no PIN, a wrong face, a wrong
+    // PIN, another purpose's challenge.
+    for (frame, pin, purpose, code) in [
+        (&b"photo-of-jia"[..], None, "resume", "mode_data_missing"),
+        (b"someone-else", Some("20261126"), "resume", "face_mismatch"),
+        (b"photo-of-jia", Some("20261127"), "resume", "pin_wrong"),
+        (b"photo-of-jia", Some("20261126"), "verify", "request_expired"),
+    ] {
+        let ch = e.challenge(purpose).await;
+        let err = wallet_post::<SyncResponse>(&e, &w, "/v1/wallet/resume", &resume(frame, pin, &ch))
+            .await
+            .unwrap_err();
+        assert!(err.1.contains(code), "{code}: {err:?}");
+    }
+    assert_eq!(
+        e.verify("cafe", &cafe, &qr_only(&mut w)).await.result,
+        ResultCode::CredentialSuspended
+    );
+    let ch = e.challenge("resume").await;
+    let st: SyncResponse = wallet_post(
+        &e,
+        &w,
+        "/v1/wallet/resume",
+        &resume(b"photo-of-jia", Some("20261126"), &ch),
+    )
+    .await
+    .unwrap();
+    assert_eq!(st.status, wz_proto::api::CredentialStatus::Active);
+    assert_eq!(
+        e.verify("cafe", &cafe, &qr_only(&mut w)).await.result,
+        ResultCode::Pass
+    );
+
+    // Revocation: operator token required, reasons are a fixed list,
+    // unknown citizens are said so (to the operator only).
+    let r = e
+        .http
+        .post(format!("{}/v1/admin/citizens/revoke", e.base))
+        .json(&serde_json::json!({ "id_number": adult().id_number.as_str(), "reason": "fraud" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(e.revoke_citizen(&adult(), "because").await.0, 400);
+    let nobody = person(
+        IdNumber::from_parts(440_305, CivilDate::new(1990, 1, 1).unwrap(), 5)
+            .unwrap()
+            .as_str(),
+        "x",
+    );
+    assert_eq!(e.revoke_citizen(&nobody, "fraud").await, (422, 0));
+    assert_eq!(e.revoke_citizen(&adult(), "court_order").await, (200, 1));
+    assert_eq!(
+        e.revoke_citizen(&adult(), "court_order").await,
+        (200, 0),
+        "nothing left to revoke"
+    );
+    assert_eq!(
+        e.verify("cafe", &cafe, &qr_only(&mut w)).await.result,
+        ResultCode::CredentialRevoked
+    );
+    let st: SyncResponse = wallet_call(&e, &w, "/v1/wallet/status").await.unwrap();
+    assert!(st.status.must_wipe());
+    let ch = e.challenge("resume").await;
+    let err = wallet_post::<SyncResponse>(
+        &e,
+        &w,
+        "/v1/wallet/resume",
+        &resume(b"photo-of-jia", Some("20261126"), &ch),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.1.contains("credential_revoked"), "{err:?}");
+    let entries = e.platform.store().audit_entries().await.unwrap();
+    assert!(entries.iter().any(|a| a.action == "credential.resume"));
+    assert!(
+        entries.iter().any(|a| a.action == "citizen.revoke"
+            && a.detail.contains("reason=court_order")
+            && a.detail.ends_with("revoked=1")),
+        "{entries:?}"
+    );
+    assert!(
+        !entries.iter().any(|a| a.detail.contains("11010519491231002X")),
+        "no ID number in the audit log"
+    );
+    e.finish().await;
+}
 
 /// Defect 12.7: an RP name reaches citizens' screens, so control and
 /// bidi characters and over-long names are refused; NFC is applied.
@@ -611,6 +1138,10 @@ async fn pin_needs_an_upgraded_credential(b: Backend) {
     let mut upgraded = enrol_upgraded(&e, &terminal, &adult(), "20261126").await.unwrap();
     let req = upgraded.pin_request(&enc, "20261126");
     assert_eq!(e.verify("gov-hall", &gov, &req).await.result, ResultCode::Pass);
+    // Online enrolment cannot replace the upgraded credential (12.3); once
+    // the operator revokes it, a lightweight one can be had online, and the
+    // stored PIN must not serve it.
+    assert_eq!(e.revoke_citizen(&adult(), "citizen_request").await, (200, 1));
     let mut light = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
     let req = light.pin_request(&enc, "20261126");
     let v = e.verify("gov-hall", &gov, &req).await;
@@ -763,19 +1294,20 @@ async fn whole_journey(b: Backend) {
         .await;
     let enc = e.key("encryption").await;
 
-    // Lightweight enrolment: wrong face, wrong items, then right.
+    // Lightweight enrolment: wrong face, wrong items (one answer for
+    // both), then right.
     assert!(
         enrol_light(&e, &adult(), b"someone-else")
             .await
             .unwrap_err()
             .1
-            .contains("face_mismatch")
+            .contains("identity_not_confirmed")
     );
     let mut wrong = adult();
     wrong.name = "别人".into();
     let err = enrol_light(&e, &wrong, b"photo-of-jia").await.unwrap_err();
     assert!(
-        err.1.contains("four_items_mismatch") && !err.1.contains("别人"),
+        err.1.contains("identity_not_confirmed") && !err.1.contains("别人"),
         "{err:?}"
     );
     let mut light = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
@@ -1322,7 +1854,8 @@ async fn modes_without_phone(b: Backend) {
     let attrs: ReleasedAttributes =
         serde_json::from_slice(&counter.decrypt(&v.attributes.unwrap().0).unwrap()).unwrap();
     assert_eq!(attrs.age_over_18, Some(true));
-    // Wrong name and unknown ID number answer the same.
+    // Wrong name and unknown ID number answer the same, and the same as a
+    // wrong face (defect 12.4).
     let mut wrong = items(&adult(), false);
     wrong.name = "别人".into();
     let unknown = items(
@@ -1343,7 +1876,7 @@ async fn modes_without_phone(b: Backend) {
         };
         assert_eq!(
             e.verify("courier", &counter, &req).await.result,
-            ResultCode::TwoItemsMismatch
+            ResultCode::IdentityNotConfirmed
         );
     }
     // Card + face, for the minor: passes, and "adult" is false.

@@ -396,3 +396,77 @@ pub struct VerifyVerdict {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Bytes>,
 }
+
+/// `POST /v1/wallet/resume` (device-signed): the citizen lifts their own
+/// suspension through a strong path — a live face matching the registry
+/// and, for an upgraded credential, the credential PIN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ResumeRequest {
+    /// A challenge of purpose `resume`.
+    pub challenge_id: String,
+    /// Frames showing the challenge's actions, in order.
+    pub face_frames: Vec<Bytes>,
+    /// The credential PIN sealed to the platform's current encryption key,
+    /// bound to the challenge nonce (required for an upgraded credential).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_block: Option<Bytes>,
+}
+
+/// Why the operator revokes a citizen's credentials (kept in the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    CourtOrder,
+    Death,
+    Fraud,
+    CitizenRequest,
+    Other,
+}
+
+impl RevocationReason {
+    /// Every reason, in wire order.
+    pub const ALL: [Self; 5] = [
+        Self::CourtOrder,
+        Self::Death,
+        Self::Fraud,
+        Self::CitizenRequest,
+        Self::Other,
+    ];
+
+    /// The wire name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CourtOrder => "court_order",
+            Self::Death => "death",
+            Self::Fraud => "fraud",
+            Self::CitizenRequest => "citizen_request",
+            Self::Other => "other",
+        }
+    }
+
+    /// From the wire name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == s)
+    }
+}
+
+/// `POST /v1/admin/citizens/revoke` body: the ID number travels in the
+/// body, never in the URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevokeCitizenRequest {
+    pub id_number: IdNumber,
+    pub reason: RevocationReason,
+}
+
+/// `POST /v1/admin/citizens/revoke` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevokedCredentials {
+    /// Live (active or suspended) credentials now revoked.
+    pub revoked: u64,
+}

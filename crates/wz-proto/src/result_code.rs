@@ -95,6 +95,8 @@ result_codes! {
     CredentialInvalid = 2006, "credential_invalid", 400, "Credential certificate is invalid", "网证凭证无效";
     /// The mode needs an upgraded credential (the credential PIN belongs to it).
     CredentialLevelInsufficient = 2007, "credential_level_insufficient", 200, "This check needs an upgraded credential", "该业务需要升级版网证";
+    /// Online (lightweight) enrolment never replaces a live upgraded credential.
+    UpgradedCredentialHeld = 2008, "upgraded_credential_held", 200, "An upgraded credential is held: enrol again at a trusted terminal", "已持有升级版网证，请到可信终端重新办理";
 
     /// The live face does not match the registry photo.
     FaceMismatch = 3001, "face_mismatch", 200, "Face does not match", "人像比对不一致";
@@ -120,6 +122,9 @@ result_codes! {
     CardExpired = 3011, "card_expired", 200, "ID card has expired", "身份证件已过期";
     /// The live frame is a copy of the registry or card photo, not a capture.
     PresentationAttack = 3012, "presentation_attack", 200, "The face capture is not a live capture", "人像采集疑似伪造";
+    /// One answer for every failure of "items + live face" where the items
+    /// say who is claimed, so that no failure tells which part was wrong.
+    IdentityNotConfirmed = 3013, "identity_not_confirmed", 200, "Identity could not be confirmed: check the details and capture the face again", "身份核验未通过，请核对信息并重新采集人像";
 
     /// The relying party is not registered.
     RpUnknown = 4001, "rp_unknown", 401, "Relying party is not registered", "应用方未注册";

@@ -6,7 +6,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 use wz_proto::api::{Attribute, CredentialStatus};
-use wz_proto::{AuthMode, CredentialId};
+use wz_proto::{AuthMode, CredentialId, Level};
 
 use crate::audit::{AuditEntry, AuditNote, AuditReport, GENESIS_HASH, check_chain, entry_hash};
 use crate::model::{
@@ -40,6 +40,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "challenge expiry",
         include_str!("../migrations/sqlite/0002_challenge_expiry.sql"),
     ),
+    (
+        3,
+        "attempt budgets",
+        include_str!("../migrations/sqlite/0003_attempt_budgets.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -51,6 +56,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "challenge expiry",
         include_str!("../migrations/postgres/0002_challenge_expiry.sql"),
+    ),
+    (
+        3,
+        "attempt budgets",
+        include_str!("../migrations/postgres/0003_attempt_budgets.sql"),
     ),
 ];
 
@@ -356,7 +366,9 @@ impl Store {
     /// With `pin_hash`, the citizen's credential PIN is set (and its lockout
     /// cleared) in the same transaction. Returns the ids of the credentials
     /// it superseded. `audit` is written in the same transaction, its detail
-    /// followed by ` superseded=N`.
+    /// followed by ` superseded=N`. A lightweight credential never replaces a
+    /// live (active or suspended) upgraded one: `Conflict("upgraded
+    /// credential")`, nothing written.
     pub async fn issue_credential(
         &self,
         c: &NewCredential,
@@ -365,6 +377,23 @@ impl Store {
         now: u64,
     ) -> Result<Vec<CredentialId>> {
         let mut tx = self.begin().await?;
+        if c.level == Level::Lightweight {
+            // A lightweight credential never replaces an upgraded one: checked
+            // here, and the update below leaves upgraded rows alone, so an
+            // upgraded credential issued concurrently makes this insert hit
+            // the one-active index instead of being superseded.
+            let upgraded = sqlx::query(
+                "SELECT cred_id FROM credentials
+                 WHERE citizen_id = $1 AND status IN ('active', 'suspended') AND level = $2",
+            )
+            .bind(c.citizen_id)
+            .bind(Level::Upgraded as i64)
+            .fetch_optional(tx.conn())
+            .await?;
+            if upgraded.is_some() {
+                return Err(StoreError::Conflict("upgraded credential"));
+            }
+        }
         let old = sqlx::query("SELECT cred_id FROM credentials WHERE citizen_id = $1 AND status = 'active'")
             .bind(c.citizen_id)
             .fetch_all(tx.conn())
@@ -379,10 +408,11 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         sqlx::query(
             "UPDATE credentials SET status = 'superseded', status_changed_at = $1
-             WHERE citizen_id = $2 AND status IN ('active', 'suspended')",
+             WHERE citizen_id = $2 AND status IN ('active', 'suspended') AND level <= $3",
         )
         .bind(ts(now))
         .bind(c.citizen_id)
+        .bind(c.level as i64)
         .execute(tx.conn())
         .await?;
         sqlx::query(
@@ -1006,6 +1036,70 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Stores a one-time challenge unless `cap` unused, unexpired
+    /// challenges are already stored; false (nothing written) then. The count
+    /// and the insert are one statement; concurrent inserts may pass the cap
+    /// by at most their number.
+    pub async fn insert_challenge_capped(&self, c: &ChallengeRow, cap: u64, now: u64) -> Result<bool> {
+        let res = sqlx::query(
+            "INSERT INTO challenges (challenge_id, nonce, purpose, actions, expires_at, used)
+             SELECT $1, $2, $3, $4, $5, 0
+             WHERE (SELECT COUNT(*) FROM challenges WHERE used = 0 AND expires_at > $6) < $7",
+        )
+        .bind(c.challenge_id.clone())
+        .bind(c.nonce.clone())
+        .bind(c.purpose.clone())
+        .bind(c.actions.clone())
+        .bind(ts(c.expires_at))
+        .bind(ts(now))
+        .bind(ts(cap))
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    // ---------------------------------------------------------------- budgets
+
+    /// Takes one try from `key`'s budget in `scope`: at most `limit` per
+    /// `window_secs`-long window. One upsert counts the try and starts a
+    /// new window when the old one is over, so concurrent tries cannot pass
+    /// the limit. True if this try is within it.
+    pub async fn take_attempt(
+        &self,
+        scope: &str,
+        key: &[u8],
+        limit: u32,
+        window_secs: u64,
+        now: u64,
+    ) -> Result<bool> {
+        let used: i64 = sqlx::query(
+            "INSERT INTO attempt_budgets (scope, key, window_start, used) VALUES ($1, $2, $3, 1)
+             ON CONFLICT (scope, key) DO UPDATE SET
+                 used = CASE WHEN attempt_budgets.window_start <= $4 THEN 1
+                             ELSE attempt_budgets.used + 1 END,
+                 window_start = CASE WHEN attempt_budgets.window_start <= $4 THEN $3
+                                     ELSE attempt_budgets.window_start END
+             RETURNING used",
+        )
+        .bind(scope)
+        .bind(key.to_vec())
+        .bind(ts(now))
+        .bind(ts(now.saturating_sub(window_secs)))
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("used")?;
+        Ok(used <= i64::from(limit))
+    }
+
+    /// Forgets budgets whose window started before `before`.
+    pub async fn purge_attempts(&self, before: u64) -> Result<u64> {
+        let res = sqlx::query("DELETE FROM attempt_budgets WHERE window_start < $1")
+            .bind(ts(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected())
     }
 
     /// Deletes challenges that expired before `before` (used or not): they

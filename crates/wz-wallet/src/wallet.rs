@@ -6,9 +6,9 @@ use wz_client::{PlatformClient, TlsSuites, Trust};
 use wz_crypto::Sm2PrivateKey;
 use wz_proto::api::{
     Bytes, Challenge, CredentialStatus, EnrolResponse, HistoryEntry, IdentityItems, KeyUsage,
-    LightEnrolRequest, SyncResponse, proof_of_possession_input,
+    LightEnrolRequest, ResumeRequest, SyncResponse, proof_of_possession_input,
 };
-use wz_proto::{CredentialCert, Level, QrBody};
+use wz_proto::{CredentialCert, CredentialPin, Level, QrBody};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, WalletError};
@@ -336,6 +336,48 @@ impl<K: Keystore> Wallet<K> {
     /// Suspends the credential (e.g. the phone was lent or may be lost).
     pub async fn suspend(&mut self) -> Result<CredentialStatus> {
         let s: SyncResponse = self.device_call("/v1/wallet/suspend").await?;
+        Ok(s.status)
+    }
+
+    /// Lifts this credential's suspension: frames showing `challenge`'s
+    /// actions (a challenge of purpose `resume`), and for an upgraded
+    /// credential the credential PIN, sealed to the platform and bound to
+    /// the challenge.
+    pub async fn resume(
+        &mut self,
+        challenge: &Challenge,
+        frames: Vec<Vec<u8>>,
+        pin: Option<&CredentialPin>,
+    ) -> Result<CredentialStatus> {
+        let cert = self.credential()?;
+        let pin_block = match pin {
+            Some(pin) => {
+                let nonce: [u8; 16] = hex::decode(&challenge.nonce)
+                    .ok()
+                    .and_then(|n| n.try_into().ok())
+                    .ok_or(WalletError::Corrupt)?;
+                let platform = self.client.current_key(KeyUsage::Encryption).await?;
+                Some(Bytes(pin.seal(&nonce, &platform)?))
+            }
+            None => None,
+        };
+        let req = ResumeRequest {
+            challenge_id: challenge.challenge_id.clone(),
+            face_frames: frames.into_iter().map(Bytes).collect(),
+            pin_block,
+        };
+        let body = serde_json::to_vec(&req).map_err(|_| WalletError::Corrupt)?;
+        let reply = self
+            .client
+            .signed_post(
+                "/v1/wallet/resume",
+                &cert.body.cred_id.to_string(),
+                &self.device,
+                &body,
+                true,
+            )
+            .await?;
+        let s: SyncResponse = reply.json()?;
         Ok(s.status)
     }
 

@@ -184,7 +184,11 @@ async fn setup(backend: Backend, citizens: usize) -> anyhow::Result<Setup> {
     let addr = listener.local_addr()?;
     let app = wz_platform::http::router(Arc::clone(&platform));
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
     });
     Ok(Setup {
         base: format!("http://{addr}"),

@@ -210,6 +210,12 @@ pub enum WalletCommand {
     },
     /// Suspend the credential.
     Suspend,
+    /// Lift the suspension: live face, and for an upgraded credential the
+    /// credential PIN (from WZ_CREDENTIAL_PIN or asked).
+    Resume {
+        #[command(flatten)]
+        frames: LiveFrames,
+    },
     /// Change the wallet PIN (new one from WZ_NEW_WALLET_PIN or asked).
     PinReset,
 }
@@ -402,6 +408,23 @@ pub async fn wallet(args: WalletArgs, out: &mut impl Write) -> anyhow::Result<()
         WalletCommand::Suspend => {
             let mut w = open_wallet(path)?;
             writeln!(out, "credential is now {:?}", w.suspend().await?)?;
+        }
+        WalletCommand::Resume { frames } => {
+            let mut w = open_wallet(path)?;
+            let pin = if w.summary()?.level == wz_proto::Level::Upgraded {
+                Some(CredentialPin::parse(&secret(
+                    "WZ_CREDENTIAL_PIN",
+                    "8-digit credential PIN",
+                )?)?)
+            } else {
+                None
+            };
+            let ch = w.challenge(wz_platform::PURPOSE_RESUME).await?;
+            writeln!(out, "liveness challenge: {}", action_text(&ch.actions))?;
+            let status = w
+                .resume(&ch, frames.for_actions(&ch.actions)?, pin.as_ref())
+                .await?;
+            writeln!(out, "credential is now {status:?}")?;
         }
         WalletCommand::PinReset => {
             let mut w = open_wallet(path)?;

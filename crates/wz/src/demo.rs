@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, ensure};
+use anyhow::{Context, bail, ensure};
 use wz_crypto::Sm2PrivateKey;
 use wz_face::liveness::Observation;
 use wz_platform::{PlatformConfig, RpRegistration};
@@ -506,11 +506,37 @@ pub async fn run(
     let old_qr = wallet.qr().await?;
     let phone2 = data.join("phone-2/wallet.json");
     let mut wallet2 = Wallet::init(FileKeystore::new(&phone2), WALLET_PIN, &url, &trust)?;
+    // Online enrolment never replaces an upgraded credential (else four
+    // items and a photo would take over someone's credential remotely).
     let ch = wallet2.challenge(wz_platform::PURPOSE_LIGHT).await?;
-    wallet2
+    match wallet2
         .enrol_light(&ch, &items, citizen.frames(&ch.actions)?)
+        .await
+    {
+        Err(wz_wallet::WalletError::Client(e)) if e.code() == Some(ResultCode::UpgradedCredentialHeld) => {
+            out.ok("online re-enrolment refused: an upgraded credential is held (UpgradedCredentialHeld)")?;
+        }
+        Ok(_) => bail!("online enrolment must not replace an upgraded credential"),
+        Err(e) => return Err(e.into()),
+    }
+    let ch = police.challenge(wz_platform::PURPOSE_UPGRADED).await?;
+    let (device_pub, pop) = wallet2.proof_of_possession(&ch)?;
+    let resp = police
+        .enrol_upgraded(
+            &ch,
+            &card,
+            citizen.frames(&ch.actions)?,
+            &CredentialPin::parse_new(CREDENTIAL_PIN)?,
+            device_pub,
+            pop,
+        )
         .await?;
-    out.ok("new phone holds a lightweight credential")?;
+    let holder = Holder {
+        masked_name: mask_name(&card.data.name),
+        masked_id_number: card.data.id_number.masked(),
+    };
+    ensure!(wallet2.accept(&resp, holder).await? == wz_proto::Level::Upgraded);
+    out.ok("at the police hall (card + face + PIN) the new phone gets an upgraded credential")?;
     let stale = cafe
         .verify(mode("0x04")?, Some(&old_qr), Extras::default())
         .await?;
@@ -526,6 +552,33 @@ pub async fn run(
     );
     ensure!(!wallet.is_enrolled());
     out.ok("old phone synced: credential superseded and wiped from it")?;
+
+    // ---------------------------------------------------------- suspend / resume
+    out.step("Phone lent out: the citizen suspends, then resumes with a live face + credential PIN")?;
+    ensure!(wallet2.suspend().await? == CredentialStatus::Suspended);
+    let qr = wallet2.qr().await?;
+    let v = cafe.verify(mode("0x04")?, Some(&qr), Extras::default()).await?;
+    ensure!(
+        v.verdict.result == ResultCode::CredentialSuspended,
+        "a suspended credential must be refused"
+    );
+    out.ok("suspended: the café's scan is refused (CredentialSuspended)")?;
+    let ch = wallet2.challenge(wz_platform::PURPOSE_RESUME).await?;
+    let status = wallet2
+        .resume(
+            &ch,
+            citizen.frames(&ch.actions)?,
+            Some(&CredentialPin::parse(CREDENTIAL_PIN)?),
+        )
+        .await?;
+    ensure!(status == CredentialStatus::Active, "resuming must reactivate");
+    let qr = wallet2.qr().await?;
+    let v = cafe.verify(mode("0x04")?, Some(&qr), Extras::default()).await?;
+    ensure!(
+        v.verdict.result == ResultCode::Pass,
+        "a resumed credential must pass"
+    );
+    out.ok("resumed: the café's scan passes again")?;
 
     // ---------------------------------------------------------- history
     out.step("Who verified me (the citizen's history, fetched device-signed)")?;

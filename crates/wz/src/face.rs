@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use wz_face::engine::CaptureFault;
 use wz_face::pipeline::ImageFault;
 use wz_platform::PlatformConfig;
-use wz_platform::face::{FaceEngine, FaceError, FaceVerdict};
+use wz_platform::face::{FaceEngine, FaceError, FaceMatch, LiveCapture};
 use wz_proto::api::LivenessAction;
 
 /// The models folder the config names, else the default cache.
@@ -96,26 +96,34 @@ impl FaceEngine for RealFace {
             .map_err(fault)
     }
 
-    fn verify_live(
-        &self,
-        frames: &[Vec<u8>],
-        actions: &[LivenessAction],
-        template: &[u8],
-    ) -> Result<FaceVerdict, FaceError> {
-        let check = self
+    fn capture_live(&self, frames: &[Vec<u8>], actions: &[LivenessAction]) -> Result<LiveCapture, FaceError> {
+        let seen = self
             .0
-            .check_live(frames, actions, template)
+            .observe_live(frames, actions)
             .map_err(|e| engine_failed(&e))?
             .map_err(fault)?;
-        if let Some(why) = check.liveness {
+        if let Some(why) = seen.liveness {
             tracing::info!(reason = %why, "liveness not shown");
         }
         // Scores only (no identity): for operators calibrating a passive check later.
-        tracing::debug!(similarity = check.score, antispoof = ?check.spoof_score, "face check");
-        Ok(FaceVerdict {
-            live: check.liveness.is_none(),
-            matched: check.matched,
-            score: check.score,
+        tracing::debug!(antispoof = ?seen.spoof_score, "face capture");
+        Ok(LiveCapture {
+            live: seen.liveness.is_none(),
+            probe: seen.embedding.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        })
+    }
+
+    fn compare(&self, probe: &[u8], template: &[u8]) -> Result<FaceMatch, FaceError> {
+        let (chunks, rest) = probe.as_chunks::<4>();
+        if !rest.is_empty() {
+            return Err(FaceError::ModelMismatch);
+        }
+        let embedding: Vec<f32> = chunks.iter().map(|c| f32::from_le_bytes(*c)).collect();
+        let score = self.0.compare(&embedding, template).map_err(fault)?;
+        tracing::debug!(similarity = score, "face comparison");
+        Ok(FaceMatch {
+            matched: score >= self.0.threshold(),
+            score,
         })
     }
 }

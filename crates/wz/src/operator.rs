@@ -83,6 +83,17 @@ pub enum AdminCommand {
     MasterKey,
     /// Rotate the platform's `signing` or `encryption` key.
     RotateKey { usage: String },
+    /// Revoke every live credential of a citizen (RPs then see
+    /// `credential_revoked`; the wallet wipes itself at its next sync).
+    RevokeCitizen {
+        /// The citizen's ID number (asked on the terminal when omitted,
+        /// so that it stays out of the shell history).
+        #[arg(long)]
+        id_number: Option<String>,
+        /// court_order, death, fraud, citizen_request or other (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,6 +243,37 @@ pub async fn admin(config: &PlatformConfig, cmd: AdminCommand, out: &mut impl Wr
                 out,
                 "new current {usage} key {id}; the previous one drains for {} s",
                 config.key_drain_secs
+            )?;
+            platform.store().close().await;
+        }
+        AdminCommand::RevokeCitizen { id_number, reason } => {
+            let reason = wz_proto::api::RevocationReason::parse(&reason).with_context(|| {
+                let names: Vec<&str> = wz_proto::api::RevocationReason::ALL
+                    .iter()
+                    .map(|r| r.name())
+                    .collect();
+                format!("reason must be one of {}", names.join(", "))
+            })?;
+            let id_number = match id_number {
+                Some(n) => n,
+                None => {
+                    eprint!("citizen ID number: ");
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim().to_owned()
+                }
+            };
+            let id_number =
+                wz_proto::IdNumber::parse(&id_number).map_err(|e| anyhow::anyhow!("ID number: {e}"))?;
+            let platform = env::open_platform(config, env::Faces::Skip).await?;
+            let n = platform
+                .revoke_citizen(&id_number, reason, "operator-cli", env::now())
+                .await?;
+            writeln!(
+                out,
+                "revoked {n} credential(s) of {} ({})",
+                id_number.masked(),
+                reason.name()
             )?;
             platform.store().close().await;
         }

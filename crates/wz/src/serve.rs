@@ -45,9 +45,12 @@ pub async fn run(config: PlatformConfig) -> anyhow::Result<()> {
         }
         None => {
             println!("wz serve: http://{addr} (TLS off)");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown())
-                .await?;
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown())
+            .await?;
         }
     }
     housekeeping.abort();
@@ -65,6 +68,7 @@ async fn housekeep_every_minute(platform: Arc<wz_platform::Platform>) {
             Ok(done) => tracing::debug!(
                 rp_nonces = done.rp_nonces,
                 challenges = done.challenges,
+                attempt_budgets = done.attempt_budgets,
                 retired_keys = done.retired_keys,
                 "housekeeping"
             ),

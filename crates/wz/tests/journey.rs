@@ -63,7 +63,7 @@ fn demo_runs_every_step() {
         .current_dir(tmp.path())
         .args(["demo", "--data", "demo-data", "--faces"])
         .arg(&faces));
-    assert!(out.contains("All 12 steps behaved as expected."), "{out}");
+    assert!(out.contains("All 13 steps behaved as expected."), "{out}");
     assert!(out.contains("café received:  age_over_18 true"), "{out}");
     assert!(!out.contains("café received:  name"), "{out}");
     assert!(out.contains("refused: QrReplayed"), "{out}");
@@ -305,12 +305,13 @@ async fn journey_against_wz_serve(b: Backend) {
         card_valid_to: Some("2040-01-01".parse().unwrap()),
     };
     let ch = wallet.challenge("enrol-light").await.unwrap();
-    // Frames in the wrong order fail liveness, and use up the challenge.
+    // Frames in the wrong order fail liveness, and use up the challenge;
+    // online enrolment answers every items-or-face failure alike.
     let mut wrong = photos.frames(&ch.actions);
     wrong.swap(1, 2);
     let e = wallet.enrol_light(&ch, &items, wrong).await.unwrap_err();
     assert!(
-        matches!(e, WalletError::Client(ref c) if c.code() == Some(ResultCode::LivenessFailed)),
+        matches!(e, WalletError::Client(ref c) if c.code() == Some(ResultCode::IdentityNotConfirmed)),
         "{e}"
     );
     let ch = wallet.challenge("enrol-light").await.unwrap();
@@ -460,11 +461,35 @@ async fn journey_against_wz_serve(b: Backend) {
         &Trust::System,
     )
     .unwrap();
+    // Online enrolment cannot replace the upgraded credential: the new
+    // phone is enrolled at the trusted terminal.
     let ch = phone2.challenge("enrol-light").await.unwrap();
-    phone2
+    let e = phone2
         .enrol_light(&ch, &items, photos.frames(&ch.actions))
         .await
+        .unwrap_err();
+    assert!(
+        matches!(e, WalletError::Client(ref c) if c.code() == Some(ResultCode::UpgradedCredentialHeld)),
+        "{e}"
+    );
+    let ch = police.challenge("enrol-upgraded").await.unwrap();
+    let (device, pop) = phone2.proof_of_possession(&ch).unwrap();
+    let resp = police
+        .enrol_upgraded(
+            &ch,
+            &person_card,
+            photos.frames(&ch.actions),
+            &CredentialPin::parse_new("58203917").unwrap(),
+            device,
+            pop,
+        )
+        .await
         .unwrap();
+    let holder = Holder {
+        masked_name: wz_wallet::mask_name(&items.name),
+        masked_id_number: items.id_number.masked(),
+    };
+    phone2.accept(&resp, holder).await.unwrap();
     let v = cafe
         .verify(qr_only, Some(&old_qr), Extras::default())
         .await
@@ -495,6 +520,37 @@ async fn journey_against_wz_serve(b: Backend) {
             .iter()
             .any(|h| h.rp_name == "cafe display" && h.result == ResultCode::QrReplayed)
     );
+
+    // Suspended, then resumed with the real face engine and the credential PIN.
+    assert_eq!(phone2.suspend().await.unwrap(), CredentialStatus::Suspended);
+    let ch = phone2.challenge("resume").await.unwrap();
+    let e = phone2
+        .resume(
+            &ch,
+            photos.frames(&ch.actions),
+            Some(&CredentialPin::parse("11112222").unwrap()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, WalletError::Client(ref c) if c.code() == Some(ResultCode::PinWrong)),
+        "{e}"
+    );
+    let ch = phone2.challenge("resume").await.unwrap();
+    assert_eq!(
+        phone2
+            .resume(
+                &ch,
+                photos.frames(&ch.actions),
+                Some(&CredentialPin::parse("58203917").unwrap())
+            )
+            .await
+            .unwrap(),
+        CredentialStatus::Active
+    );
+    let qr = phone2.qr().await.unwrap();
+    let v = cafe.verify(qr_only, Some(&qr), Extras::default()).await.unwrap();
+    assert_eq!(v.verdict.result, ResultCode::Pass);
 
     drop(server);
     if let Some(t) = test_store {

@@ -232,9 +232,11 @@ fn operator_journey() {
             format!("sqlite://{}/data/platform.db", dir.display()),
         )
         .env("WZ_LISTEN", "127.0.0.1:0")
+        .env("WZ_LOG_JSON", "1")
+        .env_remove("RUST_LOG")
         .env_remove("WZ_MASTER_KEY")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
         .spawn()
         .unwrap();
     let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
@@ -329,6 +331,29 @@ fn operator_journey() {
         .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+
+    // Defect 12.9: one access-log line per request, with the route
+    // template, status, result code, client and request id.
+    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap();
+    let access: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "wz::access")
+        .collect();
+    let route = |r: &str| access.iter().find(|v| v["fields"]["route"] == r).cloned();
+    let ready = route("/readyz").expect("access line for /readyz");
+    assert_eq!(ready["fields"]["status"], 200, "{ready}");
+    assert_eq!(ready["fields"]["client"], "127.0.0.1", "{ready}");
+    assert_eq!(
+        ready["fields"]["request_id"].as_str().map(str::len),
+        Some(16),
+        "{ready}"
+    );
+    let unmatched = route("unmatched").expect("access line for an unknown path");
+    assert!(
+        !unmatched.to_string().contains("/nope"),
+        "no raw paths: {unmatched}"
+    );
 }
 
 /// The demo registry from the LFW development set, where it exists (CI has
