@@ -210,6 +210,32 @@ async fn register(
     Ok(Terminal::new(rp.id, key, url, trust, Duration::from_secs(30), 2)?)
 }
 
+/// Upgraded enrolment at the police hall's terminal: the wallet proves its
+/// device key for `ch`; the terminal sends the card, the frames and the new
+/// credential PIN; the wallet keeps what is issued.
+async fn enrol_at_hall(
+    police: &Terminal,
+    wallet: &mut Wallet<FileKeystore>,
+    ch: &wz_proto::api::Challenge,
+    card: &wz_proto::SignedCard,
+    frames: Vec<Vec<u8>>,
+) -> anyhow::Result<()> {
+    let (device_pub, pop) = wallet.proof_of_possession(ch)?;
+    let pin = CredentialPin::parse_new(CREDENTIAL_PIN)?;
+    let resp = police
+        .enrol_upgraded(ch, card, frames, &pin, device_pub, pop)
+        .await?;
+    let holder = Holder {
+        masked_name: mask_name(&card.data.name),
+        masked_id_number: card.data.id_number.masked(),
+    };
+    ensure!(
+        wallet.accept(&resp, holder).await? == wz_proto::Level::Upgraded,
+        "expected an upgraded credential"
+    );
+    Ok(())
+}
+
 async fn face_check(
     at: &Terminal,
     citizen: &Citizen,
@@ -420,22 +446,7 @@ pub async fn run(
         card_path.display(),
         action_text(&ch.actions)
     ))?;
-    let (device_pub, pop) = wallet.proof_of_possession(&ch)?;
-    let resp = police
-        .enrol_upgraded(
-            &ch,
-            &card,
-            citizen.frames(&ch.actions)?,
-            &CredentialPin::parse_new(CREDENTIAL_PIN)?,
-            device_pub,
-            pop,
-        )
-        .await?;
-    let holder = Holder {
-        masked_name: mask_name(&card.data.name),
-        masked_id_number: card.data.id_number.masked(),
-    };
-    ensure!(wallet.accept(&resp, holder).await? == wz_proto::Level::Upgraded);
+    enrol_at_hall(&police, &mut wallet, &ch, &card, citizen.frames(&ch.actions)?).await?;
     let s = wallet.summary()?;
     out.ok(&format!(
         "upgraded credential for {} {}; the lightweight one is superseded",
@@ -520,22 +531,7 @@ pub async fn run(
         Err(e) => return Err(e.into()),
     }
     let ch = police.challenge(wz_platform::PURPOSE_UPGRADED).await?;
-    let (device_pub, pop) = wallet2.proof_of_possession(&ch)?;
-    let resp = police
-        .enrol_upgraded(
-            &ch,
-            &card,
-            citizen.frames(&ch.actions)?,
-            &CredentialPin::parse_new(CREDENTIAL_PIN)?,
-            device_pub,
-            pop,
-        )
-        .await?;
-    let holder = Holder {
-        masked_name: mask_name(&card.data.name),
-        masked_id_number: card.data.id_number.masked(),
-    };
-    ensure!(wallet2.accept(&resp, holder).await? == wz_proto::Level::Upgraded);
+    enrol_at_hall(&police, &mut wallet2, &ch, &card, citizen.frames(&ch.actions)?).await?;
     out.ok("at the police hall (card + face + PIN) the new phone gets an upgraded credential")?;
     let stale = cafe
         .verify(mode("0x04")?, Some(&old_qr), Extras::default())

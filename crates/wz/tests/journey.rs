@@ -337,27 +337,29 @@ async fn journey_against_wz_serve(b: Backend) {
     }
     .sign(&authority)
     .unwrap();
-    let ch = police.challenge("enrol-upgraded").await.unwrap();
-    let (device, pop) = wallet.proof_of_possession(&ch).unwrap();
-    let resp = police
-        .enrol_upgraded(
-            &ch,
-            &person_card,
-            photos.frames(&ch.actions),
-            &CredentialPin::parse_new("58203917").unwrap(),
-            device,
-            pop,
-        )
-        .await
-        .unwrap();
-    let holder = Holder {
-        masked_name: wz_wallet::mask_name(&items.name),
-        masked_id_number: items.id_number.masked(),
+    // At the trusted terminal: the wallet proves its device key, the
+    // terminal sends card, frames and the new credential PIN.
+    let upgrade = async |wallet: &mut Wallet<FileKeystore>| {
+        let ch = police.challenge("enrol-upgraded").await.unwrap();
+        let (device, pop) = wallet.proof_of_possession(&ch).unwrap();
+        let resp = police
+            .enrol_upgraded(
+                &ch,
+                &person_card,
+                photos.frames(&ch.actions),
+                &CredentialPin::parse_new("58203917").unwrap(),
+                device,
+                pop,
+            )
+            .await
+            .unwrap();
+        let holder = Holder {
+            masked_name: wz_wallet::mask_name(&items.name),
+            masked_id_number: items.id_number.masked(),
+        };
+        wallet.accept(&resp, holder).await.unwrap()
     };
-    assert_eq!(
-        wallet.accept(&resp, holder).await.unwrap(),
-        wz_proto::Level::Upgraded
-    );
+    assert_eq!(upgrade(&mut wallet).await, wz_proto::Level::Upgraded);
 
     // Hotel: QR + face, gets name and ID number.
     let qr = wallet.qr().await.unwrap();
@@ -472,24 +474,7 @@ async fn journey_against_wz_serve(b: Backend) {
         matches!(e, WalletError::Client(ref c) if c.code() == Some(ResultCode::UpgradedCredentialHeld)),
         "{e}"
     );
-    let ch = police.challenge("enrol-upgraded").await.unwrap();
-    let (device, pop) = phone2.proof_of_possession(&ch).unwrap();
-    let resp = police
-        .enrol_upgraded(
-            &ch,
-            &person_card,
-            photos.frames(&ch.actions),
-            &CredentialPin::parse_new("58203917").unwrap(),
-            device,
-            pop,
-        )
-        .await
-        .unwrap();
-    let holder = Holder {
-        masked_name: wz_wallet::mask_name(&items.name),
-        masked_id_number: items.id_number.masked(),
-    };
-    phone2.accept(&resp, holder).await.unwrap();
+    assert_eq!(upgrade(&mut phone2).await, wz_proto::Level::Upgraded);
     let v = cafe
         .verify(qr_only, Some(&old_qr), Extras::default())
         .await
