@@ -135,6 +135,18 @@ fn request_text(
 }
 
 impl RequestAuth {
+    /// The exact bytes a request signature covers (for other
+    /// implementations and the golden vectors).
+    pub fn signing_text(
+        target: &RequestTarget<'_>,
+        rp_id: &str,
+        key_id: &KeyId,
+        timestamp: u64,
+        nonce: &str,
+    ) -> Result<Vec<u8>, ProtoError> {
+        request_text(target, rp_id, key_id, timestamp, nonce)
+    }
+
     /// Signs a request as relying party `rp_id`.
     pub fn sign(
         signer: &dyn Sm2Signer,
@@ -260,6 +272,15 @@ fn response_text(t: &ResponseTarget<'_>, key_id: &KeyId, timestamp: u64) -> Resu
 }
 
 impl ResponseAuth {
+    /// The exact bytes a response signature covers.
+    pub fn signing_text(
+        target: &ResponseTarget<'_>,
+        key_id: &KeyId,
+        timestamp: u64,
+    ) -> Result<Vec<u8>, ProtoError> {
+        response_text(target, key_id, timestamp)
+    }
+
     /// Signs a response with the platform key.
     pub fn sign(
         signer: &dyn Sm2Signer,
