@@ -5,19 +5,28 @@
 //! [`http`] only decodes, calls and encodes.
 
 mod config;
+mod enrol;
 mod error;
 pub mod face;
+mod face_check;
 pub mod http;
 pub mod keys;
 mod metrics;
+mod people;
 mod platform;
 mod ratelimit;
 pub mod registry;
+mod relying_parties;
+mod revoke;
 pub mod tls;
+mod verify;
+mod wallet;
 
 pub use config::{AdminToken, PlatformConfig, TlsMode, TlsSuites};
 pub use error::{PlatformError, Result};
+pub use face_check::NEAR_IDENTICAL_SCORE;
 pub use platform::{
     Housekeeping, PURPOSE_LIGHT, PURPOSE_RESUME, PURPOSE_UPGRADED, PURPOSE_VERIFY, Platform, RpRegistration,
     SignedReply, china_date,
 };
+pub use verify::factors::required_level;

@@ -1,0 +1,76 @@
+//! The registry: importing people (checked, sealed, with face templates) and reading one back.
+
+use std::sync::Arc;
+
+use wz_proto::ResultCode;
+
+use crate::Result;
+use crate::registry::{Person, blind_index, open_person, open_photo, seal_record};
+
+use crate::platform::{Platform, err};
+
+impl Platform {
+    /// Seals one registry person (and photo) into a record, with a face
+    /// template when the engine is configured. A photo in which the engine
+    /// finds no usable face is refused; with no engine configured the record
+    /// is stored without a template (face checks then fail for it until
+    /// templates are built).
+    pub async fn prepare_record(
+        &self,
+        person: &Person,
+        photo: Option<&[u8]>,
+    ) -> Result<wz_store::NewRegistryRecord> {
+        let template = match photo {
+            Some(p) => match self.template(p).await {
+                Ok(t) => Some((t, self.face.model_id().to_owned())),
+                Err(e) if e.code == ResultCode::Unavailable => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        seal_record(&self.keys(), person, photo, template)
+    }
+
+    /// Stores prepared records in one transaction; rows already present
+    /// are skipped. Returns how many were new.
+    pub async fn store_records(
+        &self,
+        rows: &[wz_store::NewRegistryRecord],
+        actor: &str,
+        now: u64,
+    ) -> Result<u64> {
+        Ok(self.store.insert_registry_batch(rows, actor, now).await?)
+    }
+
+    /// Prepares and stores people in one batch (tests and small imports).
+    pub async fn import_people(
+        &self,
+        people: &[(Person, Option<Vec<u8>>)],
+        actor: &str,
+        now: u64,
+    ) -> Result<u64> {
+        let mut rows = Vec::with_capacity(people.len());
+        for (person, photo) in people {
+            rows.push(self.prepare_record(person, photo.as_deref()).await?);
+        }
+        self.store_records(&rows, actor, now).await
+    }
+
+    /// A registry person by ID number (for operator tools such as card issue).
+    pub async fn person(&self, id: &wz_proto::IdNumber) -> Result<Option<(Person, Option<Vec<u8>>)>> {
+        let keys = self.keys();
+        let Some(rec) = self.store.registry_by_index(&blind_index(&keys, id)).await? else {
+            return Ok(None);
+        };
+        Ok(Some((open_person(&keys, &rec)?, open_photo(&keys, &rec)?)))
+    }
+
+    pub(crate) async fn template(&self, photo: &[u8]) -> Result<Vec<u8>> {
+        let face = Arc::clone(&self.face);
+        let photo = photo.to_vec();
+        tokio::task::spawn_blocking(move || face.template_from_photo(&photo))
+            .await
+            .map_err(|_| err(ResultCode::InternalError, "face task failed"))?
+            .map_err(|e| err(e.result_code(), "photo has no usable face"))
+    }
+}
