@@ -233,4 +233,22 @@ impl Platform {
             headers,
         })
     }
+
+    /// Whether the database answers (`/readyz`).
+    pub async fn ready(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// The audit chain's state: entries, head, and the first break if any.
+    pub async fn audit_status(&self) -> Result<wz_proto::admin::AuditStatus> {
+        let r = self.store.verify_audit().await?;
+        Ok(wz_proto::admin::AuditStatus {
+            entries: r.entries,
+            intact: r.is_intact(),
+            head_seq: r.head.map(|h| h.0),
+            head_hash: r.head.map(|h| hex::encode(h.1)),
+            first_break_seq: r.first_break.map(|b| b.0),
+            first_break: r.first_break.map(|b| b.1.to_owned()),
+        })
+    }
 }

@@ -185,4 +185,23 @@ impl Platform {
         auth.check_timestamp(now, self.config.request_skew_secs)?;
         Ok((rp, public))
     }
+
+    /// Every relying party, as the operator lists them.
+    pub async fn relying_parties(&self) -> Result<Vec<wz_proto::admin::RpSummary>> {
+        Ok(self
+            .store
+            .list_rps()
+            .await?
+            .into_iter()
+            .map(|rp| wz_proto::admin::RpSummary {
+                role: rp.role.as_str().to_owned(),
+                active: rp.status == EntityStatus::Active,
+                rp_id: rp.rp_id,
+                name: rp.name,
+                modes: rp.modes,
+                attributes: rp.attributes,
+                rate_per_s: rp.rate_per_s,
+            })
+            .collect())
+    }
 }

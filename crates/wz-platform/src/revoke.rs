@@ -1,8 +1,9 @@
 //! Operator revocation of a citizen's credentials.
 
-use wz_proto::api::RevocationReason;
 use wz_proto::{IdNumber, ResultCode};
 use wz_store::AuditNote;
+
+use wz_proto::admin::RevocationReason;
 
 use crate::Result;
 use crate::registry::blind_index;

@@ -10,6 +10,7 @@
 //! * [`pin`] — the credential PIN and its encrypted block;
 //! * [`api`] — JSON request/response types.
 
+pub mod admin;
 pub mod api;
 mod auth_mode;
 pub mod card;

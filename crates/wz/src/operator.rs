@@ -168,19 +168,19 @@ pub async fn rp(config: &PlatformConfig, cmd: RpCommand, out: &mut impl Write) -
             )?;
         }
         RpCommand::List => {
-            for rp in platform.store().list_rps().await? {
+            for rp in platform.relying_parties().await? {
                 let modes: Vec<String> = rp.modes.iter().map(ToString::to_string).collect();
                 let attrs: Vec<&str> = rp.attributes.iter().map(|a| a.name()).collect();
                 writeln!(
                     out,
-                    "{}\t{}\t{}\tmodes={}\tattrs={}\t{}/s\t{:?}",
+                    "{}\t{}\t{}\tmodes={}\tattrs={}\t{}/s\t{}",
                     rp.rp_id,
                     rp.name,
-                    rp.role.as_str(),
+                    rp.role,
                     modes.join(","),
                     attrs.join(","),
                     rp.rate_per_s,
-                    rp.status
+                    if rp.active { "Active" } else { "Revoked" }
                 )?;
             }
         }
@@ -247,8 +247,8 @@ pub async fn admin(config: &PlatformConfig, cmd: AdminCommand, out: &mut impl Wr
             platform.store().close().await;
         }
         AdminCommand::RevokeCitizen { id_number, reason } => {
-            let reason = wz_proto::api::RevocationReason::parse(&reason).with_context(|| {
-                let names: Vec<&str> = wz_proto::api::RevocationReason::ALL
+            let reason = wz_proto::admin::RevocationReason::parse(&reason).with_context(|| {
+                let names: Vec<&str> = wz_proto::admin::RevocationReason::ALL
                     .iter()
                     .map(|r| r.name())
                     .collect();
