@@ -19,6 +19,12 @@ if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && command -v apt-ge
     apt-get update -qq && apt-get install -y -qq fonts-dejavu-core
 fi
 
+# The PKCS#11 test runs against Debian's SoftHSM2 (crates/wz-hsm).
+if ! command -v softhsm2-util >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing softhsm2"
+    apt-get update -qq && apt-get install -y -qq softhsm2
+fi
+
 # Face models: the TFJS graph models shipped in the npm package
 # @vladmandic/human (MIT), fetched by `wz models fetch` (npm pack, SHA-256
 # checked, unpacked into a cache outside the repository).

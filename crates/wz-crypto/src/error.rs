@@ -33,6 +33,8 @@ pub enum CryptoError {
     DuplicateKeyId(crate::KeyId),
     #[error("invalid key id text")]
     KeyIdFormat,
+    #[error("key token: {0}")]
+    Token(String),
 }
 
 pub type Result<T, E = CryptoError> = core::result::Result<T, E>;

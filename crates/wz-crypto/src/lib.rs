@@ -21,5 +21,5 @@ pub use kdf::{PinHash, pbkdf2_sm3};
 pub use keyid::KeyId;
 pub use keyring::Keyring;
 pub use rng::{fill_random, random_array};
-pub use signer::{Sm2Decrypter, Sm2Signer};
+pub use signer::{KeyWrapper, Sm2Decrypter, Sm2Signer};
 pub use sm2::{CipherLayout, DEFAULT_USER_ID, Sm2PrivateKey, Sm2PublicKey, Sm2Signature};

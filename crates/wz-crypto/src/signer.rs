@@ -53,3 +53,28 @@ impl Sm2Decrypter for Sm2PrivateKey {
         vec![self.key_id()]
     }
 }
+
+/// Something that wraps (encrypts and authenticates) secret key material
+/// under a key it never reveals: the platform's master key in software, or
+/// a non-extractable key inside a PKCS#11 token. `aad` binds a wrapped key
+/// to its usage and id, so one cannot be swapped for another.
+pub trait KeyWrapper: Send + Sync {
+    /// Wraps `secret`.
+    fn wrap(&self, aad: &[u8], secret: &[u8]) -> Result<Vec<u8>>;
+    /// Unwraps what [`Self::wrap`] made with the same `aad`.
+    fn unwrap(&self, aad: &[u8], wrapped: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>>;
+    /// Where the wrapping key lives, for logs (never key material).
+    fn describe(&self) -> String;
+}
+
+impl KeyWrapper for crate::Sm4Key {
+    fn wrap(&self, aad: &[u8], secret: &[u8]) -> Result<Vec<u8>> {
+        self.seal(secret, aad)
+    }
+    fn unwrap(&self, aad: &[u8], wrapped: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        self.open(wrapped, aad)
+    }
+    fn describe(&self) -> String {
+        "SM4-GCM master key (software)".to_owned()
+    }
+}

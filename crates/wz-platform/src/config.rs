@@ -82,6 +82,23 @@ pub enum TlsSuites {
     Shangmi,
 }
 
+/// Where the PKCS#11 token holding the master key is.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HsmSettings {
+    /// The PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+    pub module: String,
+    /// The token's label.
+    pub token_label: String,
+    /// The wrapping key's label inside the token.
+    #[serde(default = "default_hsm_key_label")]
+    pub key_label: String,
+}
+
+fn default_hsm_key_label() -> String {
+    "wz-master".to_owned()
+}
+
 /// Everything an operator can tune. The master key is not here: it comes
 /// from `WZ_MASTER_KEY` or `master_key_file`; the admin token is held as an
 /// [`AdminToken`].
@@ -94,6 +111,9 @@ pub struct PlatformConfig {
     pub listen: String,
     /// File holding the 32-hex-digit master key (if `WZ_MASTER_KEY` is unset).
     pub master_key_file: Option<String>,
+    /// The master key in a PKCS#11 token instead (its user PIN from
+    /// `WZ_HSM_PIN`); `wz admin hsm-keygen` creates the key there.
+    pub hsm: Option<HsmSettings>,
     /// HTTPS certificate chain, PEM (with `tls_key`). Without both, the
     /// embedded SQLite default makes a self-signed certificate in its data
     /// folder; a PostgreSQL deployment must give them (or `tls = "off"`).
@@ -165,6 +185,7 @@ impl Default for PlatformConfig {
             database_url: "sqlite://wz-data/platform.db".to_owned(),
             listen: "127.0.0.1:8680".to_owned(),
             master_key_file: None,
+            hsm: None,
             tls_cert: None,
             tls_key: None,
             tls: TlsMode::On,

@@ -1,5 +1,6 @@
-//! Platform keys: created on first start, stored wrapped (SM4-GCM) under a
-//! master key that never touches the database, rotated with a drain window.
+//! Platform keys: created on first start, stored wrapped under a master
+//! key that never touches the database (SM4-GCM in software, or AES-GCM
+//! inside a PKCS#11 token), rotated with a drain window.
 //!
 //! | usage | kind | rotates |
 //! |---|---|---|
@@ -11,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use wz_crypto::{Keyring, Sm2PrivateKey, Sm4Key};
+use wz_crypto::{KeyWrapper, Keyring, Sm2PrivateKey, Sm4Key};
 use wz_proto::ResultCode;
 use wz_proto::api::{KeyUsage, PublishedKey};
 use wz_store::{PlatformKeyRow, Store};
@@ -19,17 +20,34 @@ use zeroize::Zeroizing;
 
 use crate::{PlatformError, Result};
 
-/// The key that wraps every platform key. 16 bytes, given as 32 hex digits
-/// by file or environment.
-#[derive(Debug)]
-pub struct MasterKey(Sm4Key);
+/// The key that wraps every platform key: a 16-byte SM4 key given as 32
+/// hex digits by file or environment, or a key that never leaves a PKCS#11
+/// token (`wz-hsm`), behind [`KeyWrapper`].
+pub struct MasterKey(Box<dyn KeyWrapper>);
+
+impl core::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("MasterKey").field(&self.0.describe()).finish()
+    }
+}
 
 impl MasterKey {
     /// From 32 hex digits (surrounding whitespace ignored).
     pub fn from_hex(text: &str) -> Result<Self> {
         let bad = PlatformError::new(ResultCode::InternalError, "master key must be 32 hex digits");
         let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| bad.clone())?);
-        Ok(Self(Sm4Key::from_slice(&bytes).map_err(|_| bad)?))
+        Ok(Self(Box::new(Sm4Key::from_slice(&bytes).map_err(|_| bad)?)))
+    }
+
+    /// Any other wrapper, e.g. a PKCS#11 token's non-extractable key.
+    pub fn from_wrapper(wrapper: impl KeyWrapper + 'static) -> Self {
+        Self(Box::new(wrapper))
+    }
+
+    /// Where the master key lives, for the start-up log.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        self.0.describe()
     }
 
     /// A fresh master key as hex, for `wz admin master-key`.
@@ -38,12 +56,12 @@ impl MasterKey {
     }
 
     fn wrap(&self, usage: &str, key_id: &str, secret: &[u8]) -> Result<Vec<u8>> {
-        Ok(self.0.seal(secret, aad(usage, key_id).as_bytes())?)
+        Ok(self.0.wrap(aad(usage, key_id).as_bytes(), secret)?)
     }
 
     fn unwrap(&self, row: &PlatformKeyRow) -> Result<Zeroizing<Vec<u8>>> {
         self.0
-            .open(&row.wrapped, aad(&row.usage, &row.key_id).as_bytes())
+            .unwrap(aad(&row.usage, &row.key_id).as_bytes(), &row.wrapped)
             .map_err(|_| {
                 PlatformError::new(
                     ResultCode::InternalError,

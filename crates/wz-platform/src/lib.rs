@@ -22,7 +22,7 @@ pub mod tls;
 mod verify;
 mod wallet;
 
-pub use config::{AdminToken, PlatformConfig, TlsMode, TlsSuites};
+pub use config::{AdminToken, HsmSettings, PlatformConfig, TlsMode, TlsSuites};
 pub use error::{PlatformError, Result};
 pub use face_check::NEAR_IDENTICAL_SCORE;
 pub use platform::{

@@ -87,6 +87,11 @@ pub fn prepare_data_dir(config: &PlatformConfig) -> anyhow::Result<()> {
 /// The master key: `WZ_MASTER_KEY`, else `master_key_file`, else (embedded
 /// SQLite only) `master.key` beside the database, created on first start.
 pub fn master_key(config: &PlatformConfig) -> anyhow::Result<MasterKey> {
+    if let Some(hsm) = &config.hsm {
+        let wrapper = wz_hsm::Pkcs11Wrapper::open(&hsm_config(hsm)?)?;
+        tracing::info!(master_key = %wz_crypto::KeyWrapper::describe(&wrapper), "master key in a PKCS#11 token");
+        return Ok(MasterKey::from_wrapper(wrapper));
+    }
     // The hex text is a secret too: wiped as soon as the key is parsed.
     if let Ok(hex) = std::env::var("WZ_MASTER_KEY").map(zeroize::Zeroizing::new) {
         return Ok(MasterKey::from_hex(&hex)?);
@@ -184,6 +189,25 @@ pub fn init_logging(json: bool) {
     } else {
         let _ = builder.try_init();
     }
+}
+
+/// The token settings with the user PIN from `WZ_HSM_PIN` (or asked).
+pub fn hsm_config(hsm: &wz_platform::HsmSettings) -> anyhow::Result<wz_hsm::HsmConfig> {
+    let pin = match std::env::var("WZ_HSM_PIN") {
+        Ok(p) => zeroize::Zeroizing::new(p),
+        Err(_) => {
+            eprint!("PKCS#11 token user PIN: ");
+            let mut line = zeroize::Zeroizing::new(String::new());
+            std::io::stdin().read_line(&mut line)?;
+            zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned())
+        }
+    };
+    Ok(wz_hsm::HsmConfig {
+        module: PathBuf::from(&hsm.module),
+        token_label: hsm.token_label.clone(),
+        key_label: hsm.key_label.clone(),
+        pin,
+    })
 }
 
 /// Loads the PEM public keys of the card authorities the config trusts.

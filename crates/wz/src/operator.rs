@@ -81,6 +81,9 @@ pub enum AdminCommand {
     Audit(AuditCommand),
     /// Print a fresh master key (32 hex digits) for WZ_MASTER_KEY.
     MasterKey,
+    /// Create the master key inside the PKCS#11 token named by `[hsm]` in
+    /// the config (before the platform's first start over it).
+    HsmKeygen,
     /// Rotate the platform's `signing` or `encryption` key.
     RotateKey { usage: String },
     /// Revoke every live credential of a citizen (RPs then see
@@ -235,6 +238,14 @@ pub async fn admin(config: &PlatformConfig, cmd: AdminCommand, out: &mut impl Wr
     match cmd {
         AdminCommand::MasterKey => {
             writeln!(out, "{}", wz_platform::keys::MasterKey::generate_hex()?.as_str())?;
+        }
+        AdminCommand::HsmKeygen => {
+            let hsm = config
+                .hsm
+                .as_ref()
+                .context("no [hsm] section in the config: name the PKCS#11 module and token first")?;
+            let wrapper = wz_hsm::Pkcs11Wrapper::generate(&env::hsm_config(hsm)?)?;
+            writeln!(out, "created {}", wz_crypto::KeyWrapper::describe(&wrapper))?;
         }
         AdminCommand::RotateKey { usage } => {
             let platform = env::open_platform(config, env::Faces::Skip).await?;
