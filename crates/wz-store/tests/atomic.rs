@@ -314,15 +314,21 @@ async fn housekeeping_purges_expired_rows(b: Backend) {
                 .await
                 .unwrap()
         );
-        s.insert_challenge(&wz_store::ChallengeRow {
-            challenge_id: format!("c{i}"),
-            nonce: vec![1; 16],
-            purpose: "verify".into(),
-            actions: String::new(),
-            expires_at: NOW + i,
-        })
-        .await
-        .unwrap();
+        assert!(
+            s.insert_challenge_capped(
+                &wz_store::ChallengeRow {
+                    challenge_id: format!("c{i}"),
+                    nonce: vec![1; 16],
+                    purpose: "verify".into(),
+                    actions: String::new(),
+                    expires_at: NOW + i,
+                },
+                1_000_000,
+                0,
+            )
+            .await
+            .unwrap()
+        );
     }
     assert_eq!(s.purge_rp_nonces(NOW + 10).await.unwrap(), 10);
     assert_eq!(s.rp_nonce_count().await.unwrap(), 10);

@@ -445,14 +445,20 @@ async fn challenges_are_single_use(b: Backend) {
         actions: "turn_left,blink".into(),
         expires_at: NOW + 120,
     };
-    t.store.insert_challenge(&ch).await.unwrap();
-    t.store
-        .insert_challenge(&ChallengeRow {
-            challenge_id: "c2".into(),
-            ..ch.clone()
-        })
-        .await
-        .unwrap();
+    assert!(t.store.insert_challenge_capped(&ch, 10, NOW).await.unwrap());
+    assert!(
+        t.store
+            .insert_challenge_capped(
+                &ChallengeRow {
+                    challenge_id: "c2".into(),
+                    ..ch.clone()
+                },
+                10,
+                NOW
+            )
+            .await
+            .unwrap()
+    );
     assert!(
         t.store.take_challenge("c1", NOW + 200).await.unwrap().is_none(),
         "expired"

@@ -1,0 +1,280 @@
+//! The store: connection, migrations and transactions here; the queries
+//! by aggregate in the submodules.
+
+use std::borrow::Cow;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Row};
+use wz_proto::api::Attribute;
+use wz_proto::{AuthMode, CredentialId};
+
+use crate::audit::{AuditEntry, AuditNote, GENESIS_HASH, entry_hash};
+use crate::{Result, StoreError};
+
+macro_rules! registry_select {
+    () => {
+        "SELECT citizen_id, id_index, pii, photo, face_template, template_model, data_key_id, created_at FROM registry"
+    };
+}
+
+mod audit_log;
+mod challenges;
+mod credentials;
+mod pins;
+mod platform_keys;
+mod registry;
+mod relying_parties;
+mod verifications;
+
+/// Which database is underneath.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "challenge expiry",
+        include_str!("../../migrations/sqlite/0002_challenge_expiry.sql"),
+    ),
+    (
+        3,
+        "attempt budgets",
+        include_str!("../../migrations/sqlite/0003_attempt_budgets.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "challenge expiry",
+        include_str!("../../migrations/postgres/0002_challenge_expiry.sql"),
+    ),
+    (
+        3,
+        "attempt budgets",
+        include_str!("../../migrations/postgres/0003_attempt_budgets.sql"),
+    ),
+];
+
+/// The platform's storage. Cheap to clone (a pool handle).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// One open database transaction. An audited change writes its rows and its
+/// audit entry through the same handle, so both commit or neither does (a
+/// crash, an error or a dropped handle between the two writes rolls back).
+#[derive(Debug)]
+pub struct StoreTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+}
+
+/// Key of the PostgreSQL advisory lock that orders audit appends across
+/// platform nodes; held only from the audit insert to the commit.
+const AUDIT_LOCK_KEY: i64 = 0x0077_7a61_7564_6974;
+
+impl StoreTx {
+    /// Appends `note` to the hash-chained audit log inside this transaction.
+    pub async fn audit(&mut self, note: &AuditNote, now: u64) -> Result<AuditEntry> {
+        if self.backend == Backend::Postgres {
+            // Serialises chain heads between nodes: the lock is released at
+            // commit or rollback, so the next appender reads this entry.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(AUDIT_LOCK_KEY)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let (prev_seq, prev_hash) = match last {
+            Some(r) => {
+                let h: Vec<u8> = r.try_get("hash")?;
+                (
+                    uts(r.try_get("seq")?),
+                    h.try_into().map_err(|_| StoreError::Corrupt("audit hash"))?,
+                )
+            }
+            None => (0, GENESIS_HASH),
+        };
+        let seq = prev_seq + 1;
+        let hash = entry_hash(&prev_hash, seq, now, &note.actor, &note.action, &note.detail);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, time, actor, action, detail, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(ts(seq))
+        .bind(ts(now))
+        .bind(note.actor.clone())
+        .bind(note.action.clone())
+        .bind(note.detail.clone())
+        .bind(prev_hash.to_vec())
+        .bind(hash.to_vec())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(AuditEntry {
+            seq,
+            time: now,
+            actor: note.actor.clone(),
+            action: note.action.clone(),
+            detail: note.detail.clone(),
+            prev_hash,
+            hash,
+        })
+    }
+
+    /// Commits every write made through this handle.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+}
+
+fn ts(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn uts(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn cred_id_from(bytes: &[u8]) -> Result<CredentialId> {
+    bytes
+        .try_into()
+        .map(CredentialId)
+        .map_err(|_| StoreError::Corrupt("credential id"))
+}
+
+fn join_modes(modes: &[AuthMode]) -> String {
+    modes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn join_attrs(attrs: &[Attribute]) -> String {
+    attrs.iter().map(|a| a.name()).collect::<Vec<_>>().join(",")
+}
+
+impl Store {
+    /// Connects and brings the schema up to date. URLs:
+    /// `sqlite://PATH` (the file is created if missing) or
+    /// `postgres://USER@HOST:PORT/DB` (add `?options=-c%20search_path%3DSCHEMA` for a schema).
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_owned()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                // SQLite has one writer at a time; one connection turns what
+                // would be SQLITE_BUSY upgrade failures into a plain queue.
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::query("PRAGMA journal_mode = WAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA synchronous = NORMAL")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA foreign_keys = ON")
+                                .execute(&mut *conn)
+                                .await?;
+                            sqlx::query("PRAGMA busy_timeout = 5000")
+                                .execute(&mut *conn)
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
+        };
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let list = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrations = list
+            .iter()
+            .map(|(v, d, sql)| {
+                Migration::new(
+                    *v,
+                    Cow::Borrowed(*d),
+                    MigrationType::Simple,
+                    sqlx::SqlSafeStr::into_sql_str(*sql),
+                    false,
+                )
+            })
+            .collect::<Vec<_>>();
+        let migrator = Migrator {
+            migrations: Cow::Owned(migrations),
+            ..Migrator::DEFAULT
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The database underneath.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Opens a transaction (see [`StoreTx`]).
+    pub async fn begin(&self) -> Result<StoreTx> {
+        Ok(StoreTx {
+            tx: self.pool.begin().await?,
+            backend: self.backend,
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! The registry: sealed person records, looked up by blind index or id.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::audit::AuditNote;
+use crate::model::{NewRegistryRecord, RegistryRecord};
+use crate::{Result, StoreError};
+
+use super::*;
+
+impl Store {
+    /// Inserts a batch in one transaction; rows whose blind index already
+    /// exists are skipped (so an interrupted import can simply be rerun).
+    /// Returns how many rows were new. A batch that added rows is audited
+    /// (`registry.import`, by `actor`) in the same transaction.
+    pub async fn insert_registry_batch(
+        &self,
+        rows: &[NewRegistryRecord],
+        actor: &str,
+        now: u64,
+    ) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let mut inserted = 0;
+        for r in rows {
+            let res = sqlx::query(
+                "INSERT INTO registry (id_index, pii, photo, face_template, template_model, data_key_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id_index) DO NOTHING",
+            )
+            .bind(r.id_index.to_vec())
+            .bind(r.pii.clone())
+            .bind(r.photo.clone())
+            .bind(r.face_template.clone())
+            .bind(r.template_model.clone())
+            .bind(r.data_key_id.clone())
+            .bind(ts(now))
+            .execute(tx.conn())
+            .await?;
+            inserted += res.rows_affected();
+        }
+        if inserted > 0 {
+            tx.audit(
+                &AuditNote::new(actor, "registry.import", format!("rows={inserted}")),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub(super) fn registry_from_row(row: &AnyRow) -> Result<RegistryRecord> {
+        let id_index: Vec<u8> = row.try_get("id_index")?;
+        Ok(RegistryRecord {
+            citizen_id: row.try_get("citizen_id")?,
+            record: NewRegistryRecord {
+                id_index: id_index
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("registry index"))?,
+                pii: row.try_get("pii")?,
+                photo: row.try_get("photo")?,
+                face_template: row.try_get("face_template")?,
+                template_model: row.try_get("template_model")?,
+                data_key_id: row.try_get("data_key_id")?,
+            },
+            created_at: uts(row.try_get("created_at")?),
+        })
+    }
+
+    /// The record with this blind index.
+    pub async fn registry_by_index(&self, id_index: &[u8; 32]) -> Result<Option<RegistryRecord>> {
+        let row = sqlx::query(concat!(registry_select!(), " WHERE id_index = $1"))
+            .bind(id_index.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::registry_from_row).transpose()
+    }
+
+    /// The record of a citizen.
+    pub async fn registry_by_id(&self, citizen_id: i64) -> Result<Option<RegistryRecord>> {
+        let row = sqlx::query(concat!(registry_select!(), " WHERE citizen_id = $1"))
+            .bind(citizen_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::registry_from_row).transpose()
+    }
+
+    /// Number of registry records.
+    #[cfg(feature = "testing")]
+    pub async fn registry_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM registry")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok(uts(n))
+    }
+}

@@ -1,0 +1,271 @@
+//! Relying parties, their keys, and the request nonces they used.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use wz_proto::AuthMode;
+use wz_proto::api::Attribute;
+
+use crate::audit::AuditNote;
+use crate::model::{EntityStatus, RelyingParty, RpKey, RpRole};
+use crate::{Result, StoreError};
+
+use super::*;
+
+impl Store {
+    /// Registers an RP with its first key and its audit entry, in one transaction.
+    pub async fn insert_rp(&self, rp: &RelyingParty, key: &RpKey, audit: &AuditNote) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let res = sqlx::query(
+            "INSERT INTO relying_parties (rp_id, name, role, modes, attributes, rate_per_s, status, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (rp_id) DO NOTHING",
+        )
+        .bind(rp.rp_id.clone())
+        .bind(rp.name.clone())
+        .bind(rp.role.as_str())
+        .bind(join_modes(&rp.modes))
+        .bind(join_attrs(&rp.attributes))
+        .bind(i64::from(rp.rate_per_s))
+        .bind(rp.status.as_str())
+        .bind(ts(rp.created_at))
+        .execute(tx.conn())
+        .await?;
+        if res.rows_affected() != 1 {
+            return Err(StoreError::Conflict("relying party id"));
+        }
+        Self::insert_rp_key_in(&mut tx, key).await?;
+        tx.audit(audit, rp.created_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn insert_rp_key_in(tx: &mut StoreTx, key: &RpKey) -> Result<()> {
+        let res = sqlx::query(
+            "INSERT INTO rp_keys (key_id, rp_id, public_key, status, created_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (key_id) DO NOTHING",
+        )
+        .bind(key.key_id.clone())
+        .bind(key.rp_id.clone())
+        .bind(key.public_key.clone())
+        .bind(key.status.as_str())
+        .bind(ts(key.created_at))
+        .execute(tx.conn())
+        .await?;
+        if res.rows_affected() != 1 {
+            return Err(StoreError::Conflict("RP key id"));
+        }
+        Ok(())
+    }
+
+    /// Adds a key to an RP; with `revoke_others`, its other keys are revoked
+    /// in the same transaction (a rotation with no overlap), as is `audit`.
+    pub async fn add_rp_key(
+        &self,
+        key: &RpKey,
+        revoke_others: bool,
+        audit: &AuditNote,
+        now: u64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let exists = sqlx::query("SELECT rp_id FROM relying_parties WHERE rp_id = $1")
+            .bind(key.rp_id.clone())
+            .fetch_optional(tx.conn())
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("relying party"));
+        }
+        if revoke_others {
+            sqlx::query("UPDATE rp_keys SET status = 'revoked', revoked_at = $1 WHERE rp_id = $2 AND status = 'active'")
+                .bind(ts(now))
+                .bind(key.rp_id.clone())
+                .execute(tx.conn())
+                .await?;
+        }
+        Self::insert_rp_key_in(&mut tx, key).await?;
+        tx.audit(audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes one RP key, audited in the same transaction; false (and
+    /// nothing written) if it was not active.
+    pub async fn revoke_rp_key(&self, key_id: &str, audit: &AuditNote, now: u64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let res = sqlx::query(
+            "UPDATE rp_keys SET status = 'revoked', revoked_at = $1 WHERE key_id = $2 AND status = 'active'",
+        )
+        .bind(ts(now))
+        .bind(key_id)
+        .execute(tx.conn())
+        .await?;
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
+        tx.audit(audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Revokes an RP and all its keys, audited in the same transaction;
+    /// false (and nothing written) if it was not active.
+    pub async fn revoke_rp(&self, rp_id: &str, audit: &AuditNote, now: u64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let res = sqlx::query(
+            "UPDATE relying_parties SET status = 'revoked' WHERE rp_id = $1 AND status = 'active'",
+        )
+        .bind(rp_id)
+        .execute(tx.conn())
+        .await?;
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE rp_keys SET status = 'revoked', revoked_at = $1 WHERE rp_id = $2 AND status = 'active'",
+        )
+        .bind(ts(now))
+        .bind(rp_id)
+        .execute(tx.conn())
+        .await?;
+        tx.audit(audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(super) fn rp_from_row(row: &AnyRow) -> Result<RelyingParty> {
+        let modes: String = row.try_get("modes")?;
+        let attrs: String = row.try_get("attributes")?;
+        let role: String = row.try_get("role")?;
+        let status: String = row.try_get("status")?;
+        Ok(RelyingParty {
+            rp_id: row.try_get("rp_id")?,
+            name: row.try_get("name")?,
+            role: RpRole::parse(&role)?,
+            modes: if modes.is_empty() {
+                Vec::new()
+            } else {
+                AuthMode::parse_list(&modes).map_err(|_| StoreError::Corrupt("RP modes"))?
+            },
+            attributes: Attribute::parse_list(&attrs).map_err(|_| StoreError::Corrupt("RP attributes"))?,
+            rate_per_s: u32::try_from(row.try_get::<i64, _>("rate_per_s")?).unwrap_or(0),
+            status: EntityStatus::parse(&status)?,
+            created_at: uts(row.try_get("created_at")?),
+        })
+    }
+
+    /// An RP by id.
+    pub async fn rp(&self, rp_id: &str) -> Result<Option<RelyingParty>> {
+        let row = sqlx::query(
+            "SELECT rp_id, name, role, modes, attributes, rate_per_s, status, created_at FROM relying_parties WHERE rp_id = $1",
+        )
+        .bind(rp_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::rp_from_row).transpose()
+    }
+
+    /// All RPs, by id.
+    pub async fn list_rps(&self) -> Result<Vec<RelyingParty>> {
+        let rows = sqlx::query(
+            "SELECT rp_id, name, role, modes, attributes, rate_per_s, status, created_at FROM relying_parties ORDER BY rp_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::rp_from_row).collect()
+    }
+
+    /// Changes what an RP may do, audited in the same transaction.
+    pub async fn update_rp_entitlements(
+        &self,
+        rp_id: &str,
+        modes: &[AuthMode],
+        attributes: &[Attribute],
+        rate_per_s: u32,
+        audit: &AuditNote,
+        now: u64,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let res = sqlx::query(
+            "UPDATE relying_parties SET modes = $1, attributes = $2, rate_per_s = $3 WHERE rp_id = $4",
+        )
+        .bind(join_modes(modes))
+        .bind(join_attrs(attributes))
+        .bind(i64::from(rate_per_s))
+        .bind(rp_id)
+        .execute(tx.conn())
+        .await?;
+        if res.rows_affected() != 1 {
+            return Ok(false);
+        }
+        tx.audit(audit, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// An RP together with one of its keys, in one query (the hot path of
+    /// every signed request). `None` if either is missing or the key belongs
+    /// to another RP.
+    pub async fn rp_and_key(&self, rp_id: &str, key_id: &str) -> Result<Option<(RelyingParty, RpKey)>> {
+        let row = sqlx::query(
+            "SELECT r.rp_id, r.name, r.role, r.modes, r.attributes, r.rate_per_s, r.status, r.created_at,
+                    k.key_id, k.public_key, k.status AS key_status, k.created_at AS key_created_at, k.revoked_at
+             FROM relying_parties r JOIN rp_keys k ON k.rp_id = r.rp_id
+             WHERE r.rp_id = $1 AND k.key_id = $2",
+        )
+        .bind(rp_id)
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let rp = Self::rp_from_row(&row)?;
+        let status: String = row.try_get("key_status")?;
+        let key = RpKey {
+            key_id: row.try_get("key_id")?,
+            rp_id: rp.rp_id.clone(),
+            public_key: row.try_get("public_key")?,
+            status: EntityStatus::parse(&status)?,
+            created_at: uts(row.try_get("key_created_at")?),
+            revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(uts),
+        };
+        Ok(Some((rp, key)))
+    }
+
+    /// An RP key by id.
+    #[cfg(feature = "testing")]
+    pub async fn rp_key(&self, key_id: &str) -> Result<Option<RpKey>> {
+        let row = sqlx::query(
+            "SELECT key_id, rp_id, public_key, status, created_at, revoked_at FROM rp_keys WHERE key_id = $1",
+        )
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let status: String = row.try_get("status")?;
+        Ok(Some(RpKey {
+            key_id: row.try_get("key_id")?,
+            rp_id: row.try_get("rp_id")?,
+            public_key: row.try_get("public_key")?,
+            status: EntityStatus::parse(&status)?,
+            created_at: uts(row.try_get("created_at")?),
+            revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(uts),
+        }))
+    }
+
+    /// Remembers an RP request nonce; false if it was seen before (a replay).
+    pub async fn remember_rp_nonce(&self, rp_id: &str, nonce: &str, now: u64) -> Result<bool> {
+        let res = sqlx::query("INSERT INTO rp_nonces (rp_id, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT (rp_id, nonce) DO NOTHING")
+            .bind(rp_id)
+            .bind(nonce)
+            .bind(ts(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// Forgets nonces older than `before` (they fail the timestamp check anyway).
+    pub async fn purge_rp_nonces(&self, before: u64) -> Result<u64> {
+        let res = sqlx::query("DELETE FROM rp_nonces WHERE seen_at < $1")
+            .bind(ts(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(res.rows_affected())
+    }
+}

@@ -1,0 +1,91 @@
+//! Verifications: the record behind each verdict, idempotent retries, the citizen's history.
+
+use sqlx::Row;
+
+use crate::model::{HistoryRow, VerificationRecord};
+use crate::{Result, StoreError};
+
+use super::*;
+
+impl Store {
+    /// Logs a verification with its signed response.
+    pub async fn insert_verification(&self, v: &VerificationRecord) -> Result<()> {
+        let res = sqlx::query(
+            "INSERT INTO verifications (serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+        )
+        .bind(v.serial.clone())
+        .bind(v.rp_id.clone())
+        .bind(v.request_nonce.clone())
+        .bind(v.request_hash.to_vec())
+        .bind(v.citizen_id)
+        .bind(v.cred_id.map(|c| c.0.to_vec()))
+        .bind(i64::from(v.mode))
+        .bind(i64::from(v.result))
+        .bind(ts(v.time))
+        .bind(v.response.clone())
+        .execute(&self.pool)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Err(StoreError::Conflict("verification serial or request nonce"));
+        }
+        Ok(())
+    }
+
+    /// The verification an RP request (by its nonce) already produced.
+    pub async fn verification_for_request(
+        &self,
+        rp_id: &str,
+        nonce: &str,
+    ) -> Result<Option<VerificationRecord>> {
+        let row = sqlx::query(
+            "SELECT serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response
+             FROM verifications WHERE rp_id = $1 AND request_nonce = $2",
+        )
+        .bind(rp_id)
+        .bind(nonce)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let cred: Option<Vec<u8>> = row.try_get("cred_id")?;
+        let hash: Vec<u8> = row.try_get("request_hash")?;
+        Ok(Some(VerificationRecord {
+            serial: row.try_get("serial")?,
+            rp_id: row.try_get("rp_id")?,
+            request_nonce: row.try_get("request_nonce")?,
+            request_hash: hash.try_into().map_err(|_| StoreError::Corrupt("request hash"))?,
+            citizen_id: row.try_get("citizen_id")?,
+            cred_id: cred.as_deref().map(cred_id_from).transpose()?,
+            mode: u8::try_from(row.try_get::<i64, _>("mode")?).map_err(|_| StoreError::Corrupt("mode"))?,
+            result: u16::try_from(row.try_get::<i64, _>("result")?)
+                .map_err(|_| StoreError::Corrupt("result"))?,
+            time: uts(row.try_get("time")?),
+            response: row.try_get("response")?,
+        }))
+    }
+
+    /// "Who verified me": a citizen's verifications, newest first.
+    pub async fn history(&self, citizen_id: i64, limit: u32) -> Result<Vec<HistoryRow>> {
+        let rows = sqlx::query(
+            "SELECT r.name AS rp_name, v.time, v.mode, v.result
+             FROM verifications v JOIN relying_parties r ON r.rp_id = v.rp_id
+             WHERE v.citizen_id = $1 ORDER BY v.time DESC, v.serial DESC LIMIT $2",
+        )
+        .bind(citizen_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(HistoryRow {
+                    rp_name: row.try_get("rp_name")?,
+                    time: uts(row.try_get("time")?),
+                    mode: u8::try_from(row.try_get::<i64, _>("mode")?)
+                        .map_err(|_| StoreError::Corrupt("mode"))?,
+                    result: u16::try_from(row.try_get::<i64, _>("result")?)
+                        .map_err(|_| StoreError::Corrupt("result"))?,
+                })
+            })
+            .collect()
+    }
+}
