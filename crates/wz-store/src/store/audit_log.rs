@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use crate::audit::{AuditEntry, AuditNote, AuditReport, check_chain};
+use crate::audit::{AuditEntry, AuditReport, check_chain};
 use crate::{Result, StoreError};
 
 use super::*;
@@ -11,7 +11,7 @@ impl Store {
     /// Appends an audit entry on its own (for events that change nothing
     /// else). Appenders on several nodes are ordered by the chain lock.
     #[cfg(feature = "testing")]
-    pub async fn append_audit(&self, note: &AuditNote, now: u64) -> Result<AuditEntry> {
+    pub async fn append_audit(&self, note: &crate::audit::AuditNote, now: u64) -> Result<AuditEntry> {
         let mut tx = self.begin().await?;
         let entry = tx.audit(note, now).await?;
         tx.commit().await?;
