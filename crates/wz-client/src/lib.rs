@@ -414,7 +414,7 @@ impl PlatformClient {
 
     /// The published keys, fetched fresh (and cached).
     pub async fn refresh_keys(&self) -> Result<KeysResponse> {
-        let keys: KeysResponse = self.get_json("/v1/keys").await?;
+        let keys: KeysResponse = self.get_json(wz_proto::routes::KEYS).await?;
         self.learn_server_time(keys.server_time);
         if let Ok(mut k) = self.keys.lock() {
             *k = Some(keys.clone());

@@ -215,18 +215,12 @@ impl PlatformKeys {
     pub async fn rotate(
         store: &Store,
         master: &MasterKey,
-        usage: &str,
+        usage: KeyUsage,
         actor: &str,
         now: u64,
         drain_secs: u64,
     ) -> Result<String> {
-        if !SM2_USAGES.contains(&usage) {
-            return Err(PlatformError::new(
-                ResultCode::RequestMalformed,
-                "only signing and encryption keys rotate",
-            ));
-        }
-        let row = new_row(master, usage, "pending", now)?;
+        let row = new_row(master, usage.as_str(), "pending", now)?;
         store
             .rotate_platform_key(&row, now.saturating_add(drain_secs), actor)
             .await?;

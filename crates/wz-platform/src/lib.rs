@@ -25,8 +25,5 @@ mod wallet;
 pub use config::{AdminToken, HsmSettings, PlatformConfig, TlsMode, TlsSuites};
 pub use error::{PlatformError, Result};
 pub use face_check::NEAR_IDENTICAL_SCORE;
-pub use platform::{
-    Housekeeping, PURPOSE_LIGHT, PURPOSE_RESUME, PURPOSE_UPGRADED, PURPOSE_VERIFY, Platform, RpRegistration,
-    SignedReply, china_date,
-};
+pub use platform::{Housekeeping, Platform, RpRegistration, SignedReply, china_date};
 pub use verify::factors::required_level;

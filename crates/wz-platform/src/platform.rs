@@ -19,17 +19,6 @@ use crate::enrol::light::ENROL_WINDOW_SECS;
 /// China Standard Time: ages and card validity use the civil date in China.
 const CST_OFFSET_SECS: i64 = 8 * 3600;
 
-/// Challenge purposes.
-pub const PURPOSE_LIGHT: &str = "enrol-light";
-
-pub const PURPOSE_UPGRADED: &str = "enrol-upgraded";
-
-/// Challenge purpose of a face check at verification (modes with 0x02).
-pub const PURPOSE_VERIFY: &str = "verify";
-
-/// Challenge purpose of a citizen lifting their own suspension.
-pub const PURPOSE_RESUME: &str = "resume";
-
 pub(crate) fn err(code: ResultCode, reason: &'static str) -> PlatformError {
     PlatformError::new(code, reason)
 }
@@ -187,7 +176,7 @@ impl Platform {
     }
 
     /// Rotates the signing or encryption key; the old one drains.
-    pub async fn rotate_key(&self, usage: &str, actor: &str, now: u64) -> Result<String> {
+    pub async fn rotate_key(&self, usage: wz_proto::api::KeyUsage, actor: &str, now: u64) -> Result<String> {
         let id = PlatformKeys::rotate(
             &self.store,
             &self.master,

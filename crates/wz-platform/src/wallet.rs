@@ -8,8 +8,9 @@ use wz_proto::{
 use wz_store::{AuditNote, CredentialRow};
 
 use crate::Result;
+use wz_proto::api::ChallengePurpose;
 
-use crate::platform::{PURPOSE_RESUME, Platform, err};
+use crate::platform::{Platform, err};
 
 impl Platform {
     /// Authenticates a wallet request: signed like an RP request, with the
@@ -136,7 +137,7 @@ impl Platform {
             ));
         }
         let (ch, actions) = self
-            .take_challenge(&req.challenge_id, PURPOSE_RESUME, now)
+            .take_challenge(&req.challenge_id, ChallengePurpose::Resume, now)
             .await?;
         let record = self.store.registry_by_id(cred.citizen_id).await?.ok_or(err(
             ResultCode::InternalError,

@@ -47,7 +47,7 @@ pub struct KeyRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rotated {
-    pub usage: String,
+    pub usage: crate::api::KeyUsage,
     pub key_id: String,
 }
 

@@ -87,6 +87,25 @@ pub enum KeyUsage {
     Encryption,
 }
 
+impl KeyUsage {
+    /// The wire name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signing => "signing",
+            Self::Encryption => "encryption",
+        }
+    }
+
+    /// From the wire name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Signing, Self::Encryption]
+            .into_iter()
+            .find(|u| u.as_str() == s)
+    }
+}
+
 /// One published platform public key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -152,6 +171,41 @@ pub struct Challenge {
     pub nonce: String,
     pub actions: Vec<LivenessAction>,
     pub expires_at: u64,
+}
+
+/// What a liveness challenge is for: it is taken only by that flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum ChallengePurpose {
+    /// Online enrolment (`/v1/enrol/light`).
+    EnrolLight,
+    /// Enrolment at a trusted terminal (`/v1/enrol/upgraded`).
+    EnrolUpgraded,
+    /// A face check at verification.
+    Verify,
+    /// A citizen lifting their own suspension (`/v1/wallet/resume`).
+    Resume,
+}
+
+impl ChallengePurpose {
+    /// The wire name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EnrolLight => "enrol-light",
+            Self::EnrolUpgraded => "enrol-upgraded",
+            Self::Verify => "verify",
+            Self::Resume => "resume",
+        }
+    }
+}
+
+/// `POST /v1/challenges` body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChallengeRequest {
+    pub purpose: ChallengePurpose,
 }
 
 /// `POST /v1/enrol/light`.

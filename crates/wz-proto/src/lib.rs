@@ -24,6 +24,7 @@ pub mod pin;
 pub mod qr;
 mod reader;
 mod result_code;
+pub mod routes;
 pub mod signed_http;
 pub mod text;
 

@@ -102,10 +102,13 @@ impl Terminal {
 
     /// A one-time liveness challenge: `verify` before a face check,
     /// `enrol-upgraded` before upgraded enrolment.
-    pub async fn challenge(&self, purpose: &str) -> Result<Challenge> {
+    pub async fn challenge(&self, purpose: wz_proto::api::ChallengePurpose) -> Result<Challenge> {
         Ok(self
             .client
-            .post_json("/v1/challenges", &serde_json::json!({ "purpose": purpose }))
+            .post_json(
+                wz_proto::routes::CHALLENGES,
+                &wz_proto::api::ChallengeRequest { purpose },
+            )
             .await?)
     }
 
@@ -123,7 +126,7 @@ impl Terminal {
         let body = serde_json::to_vec(&req).map_err(|_| TerminalError::Image("request encoding"))?;
         let reply = self
             .client
-            .signed_post("/v1/verify", &self.rp_id, &self.key, &body, true)
+            .signed_post(wz_proto::routes::VERIFY, &self.rp_id, &self.key, &body, true)
             .await?;
         let verdict: VerifyVerdict = reply.json()?;
         let attributes = match &verdict.attributes {
@@ -171,7 +174,13 @@ impl Terminal {
         let body = serde_json::to_vec(&req).map_err(|_| TerminalError::Image("request encoding"))?;
         let reply = self
             .client
-            .signed_post("/v1/enrol/upgraded", &self.rp_id, &self.key, &body, true)
+            .signed_post(
+                wz_proto::routes::ENROL_UPGRADED,
+                &self.rp_id,
+                &self.key,
+                &body,
+                true,
+            )
             .await?;
         Ok(reply.json()?)
     }

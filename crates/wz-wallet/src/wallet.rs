@@ -169,10 +169,13 @@ impl<K: Keystore> Wallet<K> {
     }
 
     /// Asks the platform for an enrolment challenge (`enrol-light` or `enrol-upgraded`).
-    pub async fn challenge(&self, purpose: &str) -> Result<Challenge> {
+    pub async fn challenge(&self, purpose: wz_proto::api::ChallengePurpose) -> Result<Challenge> {
         Ok(self
             .client
-            .post_json("/v1/challenges", &serde_json::json!({ "purpose": purpose }))
+            .post_json(
+                wz_proto::routes::CHALLENGES,
+                &wz_proto::api::ChallengeRequest { purpose },
+            )
             .await?)
     }
 
@@ -200,7 +203,7 @@ impl<K: Keystore> Wallet<K> {
             device_public_key,
             proof_of_possession,
         };
-        let resp: EnrolResponse = self.client.post_json("/v1/enrol/light", &req).await?;
+        let resp: EnrolResponse = self.client.post_json(wz_proto::routes::ENROL_LIGHT, &req).await?;
         let holder = Holder {
             masked_name: mask_name(&items.name),
             masked_id_number: items.id_number.masked(),
@@ -302,7 +305,7 @@ impl<K: Keystore> Wallet<K> {
     pub async fn sync(&mut self) -> Result<SyncOutcome> {
         // The published keys carry the platform clock: learn it before signing.
         self.client.refresh_keys().await?;
-        let s: SyncResponse = self.device_call("/v1/wallet/status").await?;
+        let s: SyncResponse = self.device_call(wz_proto::routes::WALLET_STATUS).await?;
         self.state.clock_offset = self.client.learn_server_time(s.server_time);
         let wiped = s.status.must_wipe();
         if wiped {
@@ -329,13 +332,13 @@ impl<K: Keystore> Wallet<K> {
 
     /// "Who verified me": the latest `limit` verifications.
     pub async fn history(&self, limit: u32) -> Result<Vec<HistoryEntry>> {
-        self.device_call(&format!("/v1/wallet/history?limit={limit}"))
+        self.device_call(&format!("{}?limit={limit}", wz_proto::routes::WALLET_HISTORY))
             .await
     }
 
     /// Suspends the credential (e.g. the phone was lent or may be lost).
     pub async fn suspend(&mut self) -> Result<CredentialStatus> {
-        let s: SyncResponse = self.device_call("/v1/wallet/suspend").await?;
+        let s: SyncResponse = self.device_call(wz_proto::routes::WALLET_SUSPEND).await?;
         Ok(s.status)
     }
 
@@ -370,7 +373,7 @@ impl<K: Keystore> Wallet<K> {
         let reply = self
             .client
             .signed_post(
-                "/v1/wallet/resume",
+                wz_proto::routes::WALLET_RESUME,
                 &cert.body.cred_id.to_string(),
                 &self.device,
                 &body,

@@ -227,7 +227,7 @@ fn prepare(s: &Setup, per_wallet: usize, first_counter: u32) -> anyhow::Result<V
             let json = serde_json::to_vec(&req)?;
             let target = RequestTarget {
                 method: "POST",
-                path: "/v1/verify",
+                path: wz_proto::routes::VERIFY,
                 body: &json,
             };
             let auth = RequestAuth::sign(

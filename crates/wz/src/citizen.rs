@@ -284,7 +284,7 @@ pub async fn wallet(args: WalletArgs, out: &mut impl Write) -> anyhow::Result<()
                     Some(date(&valid_to)?)
                 },
             };
-            let ch = w.challenge(wz_platform::PURPOSE_LIGHT).await?;
+            let ch = w.challenge(wz_proto::api::ChallengePurpose::EnrolLight).await?;
             writeln!(out, "liveness challenge: {}", action_text(&ch.actions))?;
             let level = w
                 .enrol_light(&ch, &items, frames.for_actions(&ch.actions)?)
@@ -419,7 +419,7 @@ pub async fn wallet(args: WalletArgs, out: &mut impl Write) -> anyhow::Result<()
             } else {
                 None
             };
-            let ch = w.challenge(wz_platform::PURPOSE_RESUME).await?;
+            let ch = w.challenge(wz_proto::api::ChallengePurpose::Resume).await?;
             writeln!(out, "liveness challenge: {}", action_text(&ch.actions))?;
             let status = w
                 .resume(&ch, frames.for_actions(&ch.actions)?, pin.as_ref())
@@ -553,7 +553,7 @@ pub async fn terminal(args: TerminalArgs, out: &mut impl Write) -> anyhow::Resul
             let mut extras = Extras::default();
             if mode.contains(AuthMode::FACE) {
                 let frames = frames.required()?;
-                let ch = t.challenge(wz_platform::PURPOSE_VERIFY).await?;
+                let ch = t.challenge(wz_proto::api::ChallengePurpose::Verify).await?;
                 writeln!(out, "liveness challenge: {}", action_text(&ch.actions))?;
                 extras.face_frames = frames.for_actions(&ch.actions)?;
                 extras.challenge_id = Some(ch.challenge_id);
@@ -564,7 +564,9 @@ pub async fn terminal(args: TerminalArgs, out: &mut impl Write) -> anyhow::Resul
             let t = terminal_for(&args)?;
             let card = FileCardReader::new(card).read_card()?;
             let mut w = open_wallet(wallet)?;
-            let ch = t.challenge(wz_platform::PURPOSE_UPGRADED).await?;
+            let ch = t
+                .challenge(wz_proto::api::ChallengePurpose::EnrolUpgraded)
+                .await?;
             writeln!(out, "liveness challenge: {}", action_text(&ch.actions))?;
             let pin = CredentialPin::parse_new(&secret("WZ_CREDENTIAL_PIN", "new 8-digit credential PIN")?)?;
             let (device, pop) = w.proof_of_possession(&ch)?;

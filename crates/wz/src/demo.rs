@@ -242,7 +242,7 @@ async fn face_check(
     qr: &str,
     out: &mut Out<'_, impl Write>,
 ) -> anyhow::Result<Verified> {
-    let ch = at.challenge(wz_platform::PURPOSE_VERIFY).await?;
+    let ch = at.challenge(wz_proto::api::ChallengePurpose::Verify).await?;
     out.line(&format!("liveness challenge: {}", action_text(&ch.actions)))?;
     let extras = Extras {
         face_frames: citizen.frames(&ch.actions)?,
@@ -417,7 +417,9 @@ pub async fn run(
     out.ok(&format!("device SM2 key made; keystore {}", phone1.display()))?;
 
     out.step("Lightweight enrolment online: four items + live face")?;
-    let ch = wallet.challenge(wz_platform::PURPOSE_LIGHT).await?;
+    let ch = wallet
+        .challenge(wz_proto::api::ChallengePurpose::EnrolLight)
+        .await?;
     out.line(&format!("liveness challenge: {}", action_text(&ch.actions)))?;
     let items = IdentityItems {
         name: person.name.clone(),
@@ -440,7 +442,9 @@ pub async fn run(
     let card = person.to_card(photo.unwrap_or_default()).sign(&authority)?;
     env::write_secret(&card_path, &card.encode()?)?;
     let card = FileCardReader::new(&card_path).read_card()?;
-    let ch = police.challenge(wz_platform::PURPOSE_UPGRADED).await?;
+    let ch = police
+        .challenge(wz_proto::api::ChallengePurpose::EnrolUpgraded)
+        .await?;
     out.line(&format!(
         "card read ({}), liveness challenge: {}",
         card_path.display(),
@@ -519,7 +523,9 @@ pub async fn run(
     let mut wallet2 = Wallet::init(FileKeystore::new(&phone2), WALLET_PIN, &url, &trust)?;
     // Online enrolment never replaces an upgraded credential (else four
     // items and a photo would take over someone's credential remotely).
-    let ch = wallet2.challenge(wz_platform::PURPOSE_LIGHT).await?;
+    let ch = wallet2
+        .challenge(wz_proto::api::ChallengePurpose::EnrolLight)
+        .await?;
     match wallet2
         .enrol_light(&ch, &items, citizen.frames(&ch.actions)?)
         .await
@@ -530,7 +536,9 @@ pub async fn run(
         Ok(_) => bail!("online enrolment must not replace an upgraded credential"),
         Err(e) => return Err(e.into()),
     }
-    let ch = police.challenge(wz_platform::PURPOSE_UPGRADED).await?;
+    let ch = police
+        .challenge(wz_proto::api::ChallengePurpose::EnrolUpgraded)
+        .await?;
     enrol_at_hall(&police, &mut wallet2, &ch, &card, citizen.frames(&ch.actions)?).await?;
     out.ok("at the police hall (card + face + PIN) the new phone gets an upgraded credential")?;
     let stale = cafe
@@ -559,7 +567,7 @@ pub async fn run(
         "a suspended credential must be refused"
     );
     out.ok("suspended: the café's scan is refused (CredentialSuspended)")?;
-    let ch = wallet2.challenge(wz_platform::PURPOSE_RESUME).await?;
+    let ch = wallet2.challenge(wz_proto::api::ChallengePurpose::Resume).await?;
     let status = wallet2
         .resume(
             &ch,

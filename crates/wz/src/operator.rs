@@ -248,11 +248,14 @@ pub async fn admin(config: &PlatformConfig, cmd: AdminCommand, out: &mut impl Wr
             writeln!(out, "created {}", wz_crypto::KeyWrapper::describe(&wrapper))?;
         }
         AdminCommand::RotateKey { usage } => {
+            let usage =
+                wz_proto::api::KeyUsage::parse(&usage).context("only signing and encryption keys rotate")?;
             let platform = env::open_platform(config, env::Faces::Skip).await?;
-            let id = platform.rotate_key(&usage, "operator-cli", env::now()).await?;
+            let id = platform.rotate_key(usage, "operator-cli", env::now()).await?;
             writeln!(
                 out,
-                "new current {usage} key {id}; the previous one drains for {} s",
+                "new current {} key {id}; the previous one drains for {} s",
+                usage.as_str(),
                 config.key_drain_secs
             )?;
             platform.store().close().await;

@@ -304,7 +304,10 @@ async fn journey_against_wz_serve(b: Backend) {
         card_valid_from: Some("2020-01-01".parse().unwrap()),
         card_valid_to: Some("2040-01-01".parse().unwrap()),
     };
-    let ch = wallet.challenge("enrol-light").await.unwrap();
+    let ch = wallet
+        .challenge(wz_proto::api::ChallengePurpose::EnrolLight)
+        .await
+        .unwrap();
     // Frames in the wrong order fail liveness, and use up the challenge;
     // online enrolment answers every items-or-face failure alike.
     let mut wrong = photos.frames(&ch.actions);
@@ -314,7 +317,10 @@ async fn journey_against_wz_serve(b: Backend) {
         matches!(e, WalletError::Client(ref c) if c.code() == Some(ResultCode::IdentityNotConfirmed)),
         "{e}"
     );
-    let ch = wallet.challenge("enrol-light").await.unwrap();
+    let ch = wallet
+        .challenge(wz_proto::api::ChallengePurpose::EnrolLight)
+        .await
+        .unwrap();
     assert_eq!(
         wallet
             .enrol_light(&ch, &items, photos.frames(&ch.actions))
@@ -340,7 +346,10 @@ async fn journey_against_wz_serve(b: Backend) {
     // At the trusted terminal: the wallet proves its device key, the
     // terminal sends card, frames and the new credential PIN.
     let upgrade = async |wallet: &mut Wallet<FileKeystore>| {
-        let ch = police.challenge("enrol-upgraded").await.unwrap();
+        let ch = police
+            .challenge(wz_proto::api::ChallengePurpose::EnrolUpgraded)
+            .await
+            .unwrap();
         let (device, pop) = wallet.proof_of_possession(&ch).unwrap();
         let resp = police
             .enrol_upgraded(
@@ -363,7 +372,10 @@ async fn journey_against_wz_serve(b: Backend) {
 
     // Hotel: QR + face, gets name and ID number.
     let qr = wallet.qr().await.unwrap();
-    let ch = hotel.challenge("verify").await.unwrap();
+    let ch = hotel
+        .challenge(wz_proto::api::ChallengePurpose::Verify)
+        .await
+        .unwrap();
     let v = hotel
         .verify(
             AuthMode::from_bits(0x06).unwrap(),
@@ -465,7 +477,10 @@ async fn journey_against_wz_serve(b: Backend) {
     .unwrap();
     // Online enrolment cannot replace the upgraded credential: the new
     // phone is enrolled at the trusted terminal.
-    let ch = phone2.challenge("enrol-light").await.unwrap();
+    let ch = phone2
+        .challenge(wz_proto::api::ChallengePurpose::EnrolLight)
+        .await
+        .unwrap();
     let e = phone2
         .enrol_light(&ch, &items, photos.frames(&ch.actions))
         .await
@@ -508,7 +523,10 @@ async fn journey_against_wz_serve(b: Backend) {
 
     // Suspended, then resumed with the real face engine and the credential PIN.
     assert_eq!(phone2.suspend().await.unwrap(), CredentialStatus::Suspended);
-    let ch = phone2.challenge("resume").await.unwrap();
+    let ch = phone2
+        .challenge(wz_proto::api::ChallengePurpose::Resume)
+        .await
+        .unwrap();
     let e = phone2
         .resume(
             &ch,
@@ -521,7 +539,10 @@ async fn journey_against_wz_serve(b: Backend) {
         matches!(e, WalletError::Client(ref c) if c.code() == Some(ResultCode::PinWrong)),
         "{e}"
     );
-    let ch = phone2.challenge("resume").await.unwrap();
+    let ch = phone2
+        .challenge(wz_proto::api::ChallengePurpose::Resume)
+        .await
+        .unwrap();
     assert_eq!(
         phone2
             .resume(

@@ -8,8 +8,9 @@ use wz_proto::{Level, ResultCode};
 use crate::Result;
 use crate::ratelimit::client_key;
 use crate::registry::{blind_index, open_person};
+use wz_proto::api::ChallengePurpose;
 
-use crate::platform::{PURPOSE_LIGHT, Platform, err};
+use crate::platform::{Platform, err};
 use crate::verify::factors::items_match;
 
 /// Failures of the items-and-face step of online enrolment: all answered
@@ -98,7 +99,9 @@ impl Platform {
                 "too many enrolment tries for this ID number; try again later",
             ));
         }
-        let (ch, actions) = self.take_challenge(&req.challenge_id, PURPOSE_LIGHT, now).await?;
+        let (ch, actions) = self
+            .take_challenge(&req.challenge_id, ChallengePurpose::EnrolLight, now)
+            .await?;
         let device = Self::device_key(&ch, &req.device_public_key, &req.proof_of_possession)?;
         if req.items.card_valid_from.is_none() {
             return Err(err(

@@ -12,8 +12,9 @@ use wz_store::{AuditNote, ChallengeRow, NewCredential, RegistryRecord};
 
 use crate::Result;
 use crate::ratelimit::client_key;
+use wz_proto::api::ChallengePurpose;
 
-use crate::platform::{PURPOSE_LIGHT, PURPOSE_RESUME, PURPOSE_UPGRADED, PURPOSE_VERIFY, Platform, err};
+use crate::platform::{Platform, err};
 
 pub(crate) fn random_actions(supported: &[LivenessAction]) -> Result<Vec<LivenessAction>> {
     // Two distinct actions the engine can check, in random order (a
@@ -53,12 +54,14 @@ pub(crate) fn parse_action(s: &str) -> Option<LivenessAction> {
 impl Platform {
     /// `POST /v1/challenges`: a one-time challenge with random liveness actions.
     /// Limited per client address and purpose, and capped in all.
-    pub async fn new_challenge(&self, purpose: &str, client: IpAddr, now_ms: u64) -> Result<Challenge> {
+    pub async fn new_challenge(
+        &self,
+        purpose: ChallengePurpose,
+        client: IpAddr,
+        now_ms: u64,
+    ) -> Result<Challenge> {
         let now = now_ms / 1000;
-        if ![PURPOSE_LIGHT, PURPOSE_UPGRADED, PURPOSE_VERIFY, PURPOSE_RESUME].contains(&purpose) {
-            return Err(err(ResultCode::RequestMalformed, "unknown challenge purpose"));
-        }
-        let key = format!("challenge {purpose} {}", client_key(client));
+        let key = format!("challenge {} {}", purpose.as_str(), client_key(client));
         if !self
             .clients
             .allow_per_minute(&key, self.config.challenges_per_client_per_min, now_ms)
@@ -96,7 +99,7 @@ impl Platform {
         let row = ChallengeRow {
             challenge_id: hex::encode(wz_crypto::random_array::<16>()?),
             nonce: nonce.to_vec(),
-            purpose: purpose.to_owned(),
+            purpose: purpose.as_str().to_owned(),
             actions: actions
                 .iter()
                 .map(|a| action_name(*a))
@@ -126,14 +129,14 @@ impl Platform {
     pub(crate) async fn take_challenge(
         &self,
         id: &str,
-        purpose: &str,
+        purpose: ChallengePurpose,
         now: u64,
     ) -> Result<(ChallengeRow, Vec<LivenessAction>)> {
         let ch = self
             .store
             .take_challenge(id, now)
             .await?
-            .filter(|c| c.purpose == purpose)
+            .filter(|c| c.purpose == purpose.as_str())
             .ok_or(err(
                 ResultCode::RequestExpired,
                 "challenge is unknown, used or expired",

@@ -6,8 +6,9 @@ use wz_proto::{CredentialPin, Level, RequestAuth, RequestTarget, ResultCode};
 use wz_store::{RelyingParty, RpRole};
 
 use crate::Result;
+use wz_proto::api::ChallengePurpose;
 
-use crate::platform::{PURPOSE_UPGRADED, Platform, SignedReply, err};
+use crate::platform::{Platform, SignedReply, err};
 
 impl Platform {
     /// `POST /v1/enrol/upgraded` as it arrives: authenticates the terminal's
@@ -65,7 +66,7 @@ impl Platform {
             ));
         }
         let (ch, actions) = self
-            .take_challenge(&req.challenge_id, PURPOSE_UPGRADED, now)
+            .take_challenge(&req.challenge_id, ChallengePurpose::EnrolUpgraded, now)
             .await?;
         let device = Self::device_key(&ch, &req.device_public_key, &req.proof_of_possession)?;
         let (record, _card) = self.check_card(&req.card_data.0, now).await?;

@@ -167,7 +167,13 @@ pub(super) async fn admin_rotate_key(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     admin(&p, &headers)?;
-    let id = p.rotate_key(&usage, "operator", now().0).await?;
+    let usage = wz_proto::api::KeyUsage::parse(&usage).ok_or_else(|| {
+        PlatformError::new(
+            ResultCode::RequestMalformed,
+            "only signing and encryption keys rotate",
+        )
+    })?;
+    let id = p.rotate_key(usage, "operator", now().0).await?;
     Ok(Json(Rotated { usage, key_id: id }).into_response())
 }
 

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use wz_proto::api::Problem;
+use wz_proto::routes;
 use wz_proto::{RequestAuth, RequestTarget, ResultCode};
 
 use crate::{Platform, PlatformError, SignedReply};
@@ -178,54 +179,32 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Every route the router serves, as (method, path): kept beside the router
 /// and checked against the OpenAPI document by a test.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/healthz"),
-    ("get", "/openapi.json"),
-    ("get", "/readyz"),
-    ("get", "/metrics"),
-    ("get", "/v1/keys"),
-    ("post", "/v1/challenges"),
-    ("post", "/v1/enrol/light"),
-    ("post", "/v1/enrol/upgraded"),
-    ("post", "/v1/verify"),
-    ("post", "/v1/wallet/status"),
-    ("post", "/v1/wallet/history"),
-    ("post", "/v1/wallet/suspend"),
-    ("post", "/v1/wallet/resume"),
-    ("post", "/v1/admin/citizens/revoke"),
-    ("post", "/v1/admin/rps"),
-    ("get", "/v1/admin/rps"),
-    ("post", "/v1/admin/rps/{rp_id}/keys"),
-    ("post", "/v1/admin/rps/{rp_id}/revoke"),
-    ("post", "/v1/admin/rp-keys/{key_id}/revoke"),
-    ("post", "/v1/admin/platform-keys/{usage}/rotate"),
-    ("get", "/v1/admin/audit/verify"),
-];
+pub const ROUTES: &[(&str, &str)] = wz_proto::routes::ALL;
 
 /// Builds the router over a platform.
 pub fn router(platform: Arc<Platform>) -> Router {
     let limit = platform.config().max_body_bytes;
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/openapi.json", get(openapi_json))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/v1/keys", get(keys))
-        .route("/v1/challenges", post(challenge))
-        .route("/v1/enrol/light", post(enrol_light))
-        .route("/v1/enrol/upgraded", post(enrol_upgraded))
-        .route("/v1/verify", post(verify))
-        .route("/v1/wallet/status", post(wallet_status))
-        .route("/v1/wallet/history", post(wallet_history))
-        .route("/v1/wallet/suspend", post(wallet_suspend))
-        .route("/v1/wallet/resume", post(wallet_resume))
-        .route("/v1/admin/citizens/revoke", post(admin_revoke_citizen))
-        .route("/v1/admin/rps", post(admin_register_rp).get(admin_list_rps))
-        .route("/v1/admin/rps/{rp_id}/keys", post(admin_add_rp_key))
-        .route("/v1/admin/rps/{rp_id}/revoke", post(admin_revoke_rp))
-        .route("/v1/admin/rp-keys/{key_id}/revoke", post(admin_revoke_rp_key))
-        .route("/v1/admin/platform-keys/{usage}/rotate", post(admin_rotate_key))
-        .route("/v1/admin/audit/verify", get(admin_audit_verify))
+        .route(routes::HEALTHZ, get(healthz))
+        .route(routes::OPENAPI, get(openapi_json))
+        .route(routes::READYZ, get(readyz))
+        .route(routes::METRICS, get(metrics))
+        .route(routes::KEYS, get(keys))
+        .route(routes::CHALLENGES, post(challenge))
+        .route(routes::ENROL_LIGHT, post(enrol_light))
+        .route(routes::ENROL_UPGRADED, post(enrol_upgraded))
+        .route(routes::VERIFY, post(verify))
+        .route(routes::WALLET_STATUS, post(wallet_status))
+        .route(routes::WALLET_HISTORY, post(wallet_history))
+        .route(routes::WALLET_SUSPEND, post(wallet_suspend))
+        .route(routes::WALLET_RESUME, post(wallet_resume))
+        .route(routes::ADMIN_REVOKE_CITIZEN, post(admin_revoke_citizen))
+        .route(routes::ADMIN_RPS, post(admin_register_rp).get(admin_list_rps))
+        .route(routes::ADMIN_RP_KEYS, post(admin_add_rp_key))
+        .route(routes::ADMIN_RP_REVOKE, post(admin_revoke_rp))
+        .route(routes::ADMIN_RP_KEY_REVOKE, post(admin_revoke_rp_key))
+        .route(routes::ADMIN_ROTATE_KEY, post(admin_rotate_key))
+        .route(routes::ADMIN_AUDIT_VERIFY, get(admin_audit_verify))
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&platform), access_log))
         .fallback(|method: Method| async move {
             tracing::info!(target: "wz::access", method = %method, route = "unmatched", status = 400, "request");

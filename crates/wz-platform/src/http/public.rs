@@ -8,7 +8,6 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use wz_proto::ResultCode;
 use wz_proto::api::{
     Challenge, EnrolResponse, KeysResponse, LightEnrolRequest, Problem, UpgradedEnrolRequest, VerifyRequest,
@@ -17,6 +16,7 @@ use wz_proto::api::{
 
 use super::*;
 use crate::{Platform, PlatformError};
+use wz_proto::api::ChallengeRequest;
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "process is up")))]
 pub(super) async fn healthz() -> &'static str {
@@ -58,12 +58,6 @@ pub(super) async fn keys(State(p): State<Arc<Platform>>) -> Response {
     Json(p.keys_response(now().0)).into_response()
 }
 
-/// `POST /v1/challenges` body: `enrol-light`, `enrol-upgraded` or `verify` (before a face check).
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub(super) struct ChallengeRequest {
-    purpose: String,
-}
-
 #[utoipa::path(post, path = "/v1/challenges", tag = "enrolment", request_body = ChallengeRequest, responses((status = 200, body = Challenge), (status = 400, body = Problem)))]
 pub(super) async fn challenge(
     State(p): State<Arc<Platform>>,
@@ -71,7 +65,7 @@ pub(super) async fn challenge(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let req: ChallengeRequest = json(&body_or_problem(body)?)?;
-    Ok(Json(p.new_challenge(&req.purpose, client.0, now().1).await?).into_response())
+    Ok(Json(p.new_challenge(req.purpose, client.0, now().1).await?).into_response())
 }
 
 #[utoipa::path(post, path = "/v1/enrol/light", tag = "enrolment", request_body = LightEnrolRequest, responses((status = 200, body = EnrolResponse), (status = 400, body = Problem), (status = 422, body = Problem)))]
@@ -84,7 +78,7 @@ pub(super) async fn enrol_light(
     let req: LightEnrolRequest = json(&body_or_problem(body)?)?;
     let r = p.enrol_light(&req, client.0, now().1).await;
     p.metrics
-        .latency("/v1/enrol/light", t.elapsed().as_secs_f64() * 1000.0);
+        .latency(wz_proto::routes::ENROL_LIGHT, t.elapsed().as_secs_f64() * 1000.0);
     Ok(Json(r?).into_response())
 }
 
@@ -101,8 +95,10 @@ pub(super) async fn enrol_upgraded(
     let auth = request_auth(&headers)?;
     let target = signed_target(&method, &uri, &body);
     let r = p.enrol_upgraded_signed(&auth, &target, now().0).await;
-    p.metrics
-        .latency("/v1/enrol/upgraded", t.elapsed().as_secs_f64() * 1000.0);
+    p.metrics.latency(
+        wz_proto::routes::ENROL_UPGRADED,
+        t.elapsed().as_secs_f64() * 1000.0,
+    );
     Ok(signed(r?))
 }
 
@@ -121,6 +117,6 @@ pub(super) async fn verify(
     let (secs, ms) = now();
     let r = p.verify(&auth, &target, secs, ms).await;
     p.metrics
-        .latency("/v1/verify", t.elapsed().as_secs_f64() * 1000.0);
+        .latency(wz_proto::routes::VERIFY, t.elapsed().as_secs_f64() * 1000.0);
     Ok(signed(r?))
 }

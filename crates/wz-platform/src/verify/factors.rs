@@ -6,8 +6,9 @@ use wz_store::{RegistryRecord, RelyingParty};
 
 use crate::Result;
 use crate::registry::{Person, blind_index, open_person};
+use wz_proto::api::ChallengePurpose;
 
-use crate::platform::{PURPOSE_VERIFY, Platform, china_date, err};
+use crate::platform::{Platform, china_date, err};
 
 /// What the factors of a verification established.
 pub(crate) struct Subject {
@@ -214,7 +215,9 @@ impl Platform {
         // the items matched.
         let capture = match &factors.face {
             Some((frames, challenge_id)) => {
-                let (_, actions) = self.take_challenge(challenge_id, PURPOSE_VERIFY, now).await?;
+                let (_, actions) = self
+                    .take_challenge(challenge_id, ChallengePurpose::Verify, now)
+                    .await?;
                 Some(self.capture_face(frames, actions).await?)
             }
             None => None,
