@@ -230,14 +230,27 @@ impl Platform {
 
     /// The audit chain's state: entries, head, and the first break if any.
     pub async fn audit_status(&self) -> Result<wz_proto::admin::AuditStatus> {
-        let r = self.store.verify_audit().await?;
-        Ok(wz_proto::admin::AuditStatus {
-            entries: r.entries,
-            intact: r.is_intact(),
-            head_seq: r.head.map(|h| h.0),
-            head_hash: r.head.map(|h| hex::encode(h.1)),
-            first_break_seq: r.first_break.map(|b| b.0),
-            first_break: r.first_break.map(|b| b.1.to_owned()),
-        })
+        audit_status_of(&self.store).await
     }
+}
+
+/// The audit chain's state in the database at `database_url`, checked
+/// without the master key: an auditor needs no platform secret for it.
+pub async fn audit_status_at(database_url: &str) -> Result<wz_proto::admin::AuditStatus> {
+    let store = Store::connect(database_url).await?;
+    let status = audit_status_of(&store).await;
+    store.close().await;
+    status
+}
+
+async fn audit_status_of(store: &Store) -> Result<wz_proto::admin::AuditStatus> {
+    let r = store.verify_audit().await?;
+    Ok(wz_proto::admin::AuditStatus {
+        entries: r.entries,
+        intact: r.is_intact(),
+        head_seq: r.head.map(|h| h.0),
+        head_hash: r.head.map(|h| hex::encode(h.1)),
+        first_break_seq: r.first_break.map(|b| b.0),
+        first_break: r.first_break.map(|b| b.1.to_owned()),
+    })
 }

@@ -123,3 +123,90 @@ pub fn pseudonym(keys: &PlatformKeys, id_index: &[u8; 32], rp_id: &str) -> Strin
         &[b"wz-pseudonym-v1|", id_index, b"|", rp_id.as_bytes()],
     ))
 }
+
+/// One registry row as an operator's file gives it (CSV with a header
+/// row, or JSON Lines), every field text; [`RegistryRow::validate`] checks
+/// it. Personal data: `Debug` is redacted.
+#[derive(Clone, Deserialize)]
+pub struct RegistryRow {
+    pub id_number: String,
+    pub name: String,
+    pub sex: String,
+    #[serde(default)]
+    pub ethnicity: String,
+    pub birth_date: String,
+    #[serde(default)]
+    pub address: String,
+    pub card_valid_from: String,
+    #[serde(default)]
+    pub card_valid_to: String,
+    #[serde(default)]
+    pub photo: String,
+}
+
+impl core::fmt::Debug for RegistryRow {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("RegistryRow(<redacted>)")
+    }
+}
+
+fn parse_sex(s: &str) -> Option<Sex> {
+    match s.trim() {
+        "男" | "M" | "m" | "male" | "Male" | "1" => Some(Sex::Male),
+        "女" | "F" | "f" | "female" | "Female" | "2" => Some(Sex::Female),
+        _ => None,
+    }
+}
+
+impl RegistryRow {
+    /// Checks every field but the photo (which the importer reads): GB 11643
+    /// check digit, screen-safe text, sex and birth date against the ID
+    /// number, card dates. The reason never repeats the row's data.
+    pub fn validate(&self) -> Result<Person, String> {
+        let raw = self;
+        let id_number = IdNumber::parse(raw.id_number.trim()).map_err(|e| e.to_string())?;
+        let text = |field: &str, value: &str, max: usize| {
+            wz_proto::text::display_text(value, max).map_err(|fault| format!("{field} {fault}"))
+        };
+        let name = text("name", &raw.name, 64)?;
+        let ethnicity = text("ethnicity", &raw.ethnicity, 16)?;
+        let address = text("address", &raw.address, 200)?;
+        let sex = parse_sex(&raw.sex).ok_or("sex must be 男/女, M/F or male/female")?;
+        if sex != id_number.sex() {
+            return Err("sex disagrees with the ID number".into());
+        }
+        let birth_date: CivilDate = raw
+            .birth_date
+            .trim()
+            .parse()
+            .map_err(|_| "birth_date is not a valid date")?;
+        if birth_date != id_number.birth_date() {
+            return Err("birth_date disagrees with the ID number".into());
+        }
+        let card_valid_from: CivilDate = raw
+            .card_valid_from
+            .trim()
+            .parse()
+            .map_err(|_| "card_valid_from is not a valid date")?;
+        let to = raw.card_valid_to.trim();
+        let card_valid_to = if to.is_empty() || to == "长期" || to.eq_ignore_ascii_case("long-term") {
+            None
+        } else {
+            let d: CivilDate = to.parse().map_err(|_| "card_valid_to is not a valid date")?;
+            if d <= card_valid_from {
+                return Err("card_valid_to is not after card_valid_from".into());
+            }
+            Some(d)
+        };
+        Ok(Person {
+            id_number,
+            name,
+            sex,
+            ethnicity,
+            birth_date,
+            address,
+            card_valid_from,
+            card_valid_to,
+        })
+    }
+}

@@ -1,18 +1,9 @@
 //! `wz`: the wangzheng command line: the demo, the platform server, the
 //! citizen wallet, the relying-party terminal, operator tools and utilities.
+//! This file only parses arguments; what each command does is library code
+//! in `wz` (`src/lib.rs`), which the tests call too.
 
-mod bench;
-mod citizen;
-mod demo;
-mod demo_photos;
-mod demo_registry;
-mod env;
-mod face;
-mod models;
-mod operator;
-mod plot;
-mod registry;
-mod serve;
+use wz::{bench, citizen, demo, demo_registry, env, face, models, operator, plot, registry, serve};
 
 use std::io::Write as _;
 use std::path::PathBuf;

@@ -293,19 +293,14 @@ pub async fn admin(config: &PlatformConfig, cmd: AdminCommand, out: &mut impl Wr
         }
         AdminCommand::Audit(AuditCommand::Verify) => {
             env::prepare_data_dir(config)?;
-            let store = wz_store::Store::connect(&config.database_url).await?;
-            let report = store.verify_audit().await?;
-            store.close().await;
-            match report.head {
-                Some((seq, hash)) => writeln!(
-                    out,
-                    "{} entries; head seq {seq} hash {}",
-                    report.entries,
-                    hex::encode(hash)
-                )?,
-                None => writeln!(out, "audit log is empty")?,
+            let status = wz_platform::audit_status_at(&config.database_url).await?;
+            match (status.head_seq, &status.head_hash) {
+                (Some(seq), Some(hash)) => {
+                    writeln!(out, "{} entries; head seq {seq} hash {hash}", status.entries)?
+                }
+                _ => writeln!(out, "audit log is empty")?,
             }
-            if let Some((seq, why)) = report.first_break {
+            if let (Some(seq), Some(why)) = (status.first_break_seq, &status.first_break) {
                 bail!("audit chain broken at entry {seq}: {why}");
             }
             writeln!(

@@ -12,30 +12,11 @@ use std::io::{BufRead, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::Deserialize;
 use wz_platform::Platform;
-use wz_platform::registry::Person;
-use wz_proto::{CivilDate, IdNumber, Sex};
+use wz_platform::registry::{Person, RegistryRow};
 
 const BATCH: usize = 500;
 const MAX_PHOTO_BYTES: u64 = 10 * 1024 * 1024;
-
-#[derive(Debug, Deserialize)]
-struct RawRow {
-    id_number: String,
-    name: String,
-    sex: String,
-    #[serde(default)]
-    ethnicity: String,
-    birth_date: String,
-    #[serde(default)]
-    address: String,
-    card_valid_from: String,
-    #[serde(default)]
-    card_valid_to: String,
-    #[serde(default)]
-    photo: String,
-}
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -47,50 +28,10 @@ pub struct ImportReport {
     pub reject_file: Option<PathBuf>,
 }
 
-fn parse_sex(s: &str) -> Option<Sex> {
-    match s.trim() {
-        "男" | "M" | "m" | "male" | "Male" | "1" => Some(Sex::Male),
-        "女" | "F" | "f" | "female" | "Female" | "2" => Some(Sex::Female),
-        _ => None,
-    }
-}
-
-/// Checks one row; the reason never repeats the row's data.
-fn validate(raw: RawRow, base: &Path) -> Result<(Person, Vec<u8>), String> {
-    let id_number = IdNumber::parse(raw.id_number.trim()).map_err(|e| e.to_string())?;
-    let text = |field: &str, value: &str, max: usize| {
-        wz_proto::text::display_text(value, max).map_err(|fault| format!("{field} {fault}"))
-    };
-    let name = text("name", &raw.name, 64)?;
-    let ethnicity = text("ethnicity", &raw.ethnicity, 16)?;
-    let address = text("address", &raw.address, 200)?;
-    let sex = parse_sex(&raw.sex).ok_or("sex must be 男/女, M/F or male/female")?;
-    if sex != id_number.sex() {
-        return Err("sex disagrees with the ID number".into());
-    }
-    let birth_date: CivilDate = raw
-        .birth_date
-        .trim()
-        .parse()
-        .map_err(|_| "birth_date is not a valid date")?;
-    if birth_date != id_number.birth_date() {
-        return Err("birth_date disagrees with the ID number".into());
-    }
-    let card_valid_from: CivilDate = raw
-        .card_valid_from
-        .trim()
-        .parse()
-        .map_err(|_| "card_valid_from is not a valid date")?;
-    let to = raw.card_valid_to.trim();
-    let card_valid_to = if to.is_empty() || to == "长期" || to.eq_ignore_ascii_case("long-term") {
-        None
-    } else {
-        let d: CivilDate = to.parse().map_err(|_| "card_valid_to is not a valid date")?;
-        if d <= card_valid_from {
-            return Err("card_valid_to is not after card_valid_from".into());
-        }
-        Some(d)
-    };
+/// Checks one row (fields by the platform's rules, then the photo file);
+/// the reason never repeats the row's data.
+fn validate(raw: RegistryRow, base: &Path) -> Result<(Person, Vec<u8>), String> {
+    let person = raw.validate()?;
     if raw.photo.trim().is_empty() {
         return Err("photo is missing".into());
     }
@@ -100,21 +41,11 @@ fn validate(raw: RawRow, base: &Path) -> Result<(Person, Vec<u8>), String> {
         return Err("photo file is larger than 10 MiB".into());
     }
     let photo = std::fs::read(&photo_path).map_err(|_| "photo file cannot be read")?;
-    let person = Person {
-        id_number,
-        name,
-        sex,
-        ethnicity,
-        birth_date,
-        address,
-        card_valid_from,
-        card_valid_to,
-    };
     Ok((person, photo))
 }
 
 /// Rows with their line numbers; a row that does not parse carries its reason.
-type Rows = Box<dyn Iterator<Item = (u64, Result<RawRow, String>)>>;
+type Rows = Box<dyn Iterator<Item = (u64, Result<RegistryRow, String>)>>;
 
 fn rows(path: &Path) -> anyhow::Result<Rows> {
     let is_jsonl = matches!(
@@ -130,7 +61,7 @@ fn rows(path: &Path) -> anyhow::Result<Rows> {
                 Ok(l) if l.trim().is_empty() => None,
                 Ok(l) => Some((
                     n,
-                    serde_json::from_str::<RawRow>(&l)
+                    serde_json::from_str::<RegistryRow>(&l)
                         .map_err(|_| "not a JSON object with the registry fields".to_owned()),
                 )),
                 Err(_) => Some((n, Err("line is not UTF-8 text".to_owned()))),
@@ -138,15 +69,18 @@ fn rows(path: &Path) -> anyhow::Result<Rows> {
         })))
     } else {
         let reader = csv::ReaderBuilder::new().flexible(false).from_reader(file);
-        Ok(Box::new(reader.into_deserialize::<RawRow>().enumerate().map(
-            |(i, r)| {
-                // Line numbers count the header as line 1.
-                (
-                    i as u64 + 2,
-                    r.map_err(|_| "row does not have the registry columns".to_owned()),
-                )
-            },
-        )))
+        Ok(Box::new(
+            reader
+                .into_deserialize::<RegistryRow>()
+                .enumerate()
+                .map(|(i, r)| {
+                    // Line numbers count the header as line 1.
+                    (
+                        i as u64 + 2,
+                        r.map_err(|_| "row does not have the registry columns".to_owned()),
+                    )
+                }),
+        ))
     }
 }
 
