@@ -16,3 +16,4 @@ pub mod operator;
 pub mod plot;
 pub mod registry;
 pub mod serve;
+pub mod terminal;

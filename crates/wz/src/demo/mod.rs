@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
 use wz_crypto::Sm2PrivateKey;
-use wz_face::liveness::Observation;
 use wz_platform::{PlatformConfig, RpRegistration};
 use wz_proto::api::{Attribute, CredentialStatus, IdentityItems, LivenessAction};
 use wz_proto::{AuthMode, CredentialPin, IdNumber, ResultCode};
@@ -20,154 +19,20 @@ use wz_terminal::card_reader::{CardReader as _, FileCardReader};
 use wz_terminal::{Extras, Terminal, Verified};
 use wz_wallet::{FileKeystore, Holder, Trust, Wallet, mask_name};
 
-use crate::citizen::{LiveFrames, action_text};
+use crate::citizen::action_text;
 use crate::{demo_registry, env, face, registry};
+
+mod citizen;
+mod show;
+use citizen::{Citizen, Found, find_citizen};
+use show::{Out, describe, received};
 
 /// Synthetic secrets of the demo citizen (never real ones).
 const WALLET_PIN: &str = "demo-wallet-pin";
 const CREDENTIAL_PIN: &str = "58203917";
 
-/// The citizen's photos: one for the registry, and live frames facing the
-/// camera and turned to each side.
-#[derive(Debug, Clone)]
-struct Citizen {
-    registry_photo: PathBuf,
-    frames: LiveFrames,
-}
-
-impl Citizen {
-    fn frames(&self, actions: &[LivenessAction]) -> anyhow::Result<Vec<Vec<u8>>> {
-        self.frames.for_actions(actions)
-    }
-}
-
 fn mode(s: &str) -> anyhow::Result<AuthMode> {
     s.parse().map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-/// The demo's citizen, and whether their photos can answer a head-turn
-/// challenge.
-struct Found {
-    citizen: Citizen,
-    photos: Vec<PathBuf>,
-    can_turn: bool,
-}
-
-/// The first identity in `faces` whose photos give a frontal registry photo
-/// and three other live frames (frontal, turned left, turned right) that
-/// the engine matches to it; failing that, the first whose photos give two
-/// frontal photos that match (then no head-turn challenge can be answered).
-/// Each photo is observed once.
-fn find_citizen(engine: &wz_face::Engine, faces: &Path) -> anyhow::Result<Found> {
-    let rules = wz_face::liveness::LivenessRules::default();
-    let same = |a: &Observation, b: &Observation| wz_face::pipeline::cosine(&a.embedding, &b.embedding);
-    let mut fallback: Option<Found> = None;
-    for imgs in demo_registry::identities(faces)? {
-        let seen = observe_all(engine, &imgs)?;
-        let frontal: Vec<_> = seen.iter().filter(|s| s.1.yaw.abs() <= rules.frontal).collect();
-        let left = seen.iter().find(|s| s.1.yaw >= rules.turn);
-        let right = seen.iter().find(|s| s.1.yaw <= -rules.turn);
-        for reg in &frontal {
-            for live in &frontal {
-                if reg.0 == live.0 || same(&reg.1, &live.1) < engine.threshold() {
-                    continue;
-                }
-                let mut photos = vec![reg.0.clone()];
-                photos.extend(imgs.iter().filter(|p| **p != reg.0).cloned());
-                let found = |left: &PathBuf, right: &PathBuf, can_turn| Found {
-                    citizen: Citizen {
-                        registry_photo: reg.0.clone(),
-                        frames: LiveFrames {
-                            frontal: live.0.clone(),
-                            left: left.clone(),
-                            right: right.clone(),
-                            mouth_open: None,
-                        },
-                    },
-                    photos: photos.clone(),
-                    can_turn,
-                };
-                if let (Some(l), Some(r)) = (left, right)
-                    && same(&live.1, &l.1) >= rules.same_person
-                    && same(&live.1, &r.1) >= rules.same_person
-                {
-                    return Ok(found(&l.0, &r.0, true));
-                }
-                if fallback.is_none() {
-                    fallback = Some(found(&live.0, &live.0, false));
-                }
-            }
-        }
-    }
-    fallback.with_context(|| {
-        format!(
-            "no identity in {} has two frontal photos of the same person",
-            faces.display()
-        )
-    })
-}
-
-fn observe_all(engine: &wz_face::Engine, imgs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Observation)>> {
-    let mut seen = Vec::new();
-    for p in imgs {
-        if let Ok(Some(o)) = engine.observe_photo(&std::fs::read(p)?) {
-            seen.push((p.clone(), o));
-        }
-    }
-    Ok(seen)
-}
-
-struct Out<'a, W: Write> {
-    w: &'a mut W,
-    step: usize,
-}
-
-impl<W: Write> Out<'_, W> {
-    fn step(&mut self, title: &str) -> anyhow::Result<()> {
-        self.step += 1;
-        writeln!(self.w, "\n{:>2}. {title}", self.step)?;
-        Ok(())
-    }
-    fn line(&mut self, text: &str) -> anyhow::Result<()> {
-        writeln!(self.w, "    {text}")?;
-        Ok(())
-    }
-    fn ok(&mut self, text: &str) -> anyhow::Result<()> {
-        writeln!(self.w, "    ✓ {text}")?;
-        Ok(())
-    }
-}
-
-fn describe(v: &Verified) -> String {
-    format!(
-        "verdict {} ({}), level {}, serial {}",
-        v.verdict.result.name(),
-        v.verdict.result.code(),
-        v.verdict.level.map_or("-", |l| match l {
-            wz_proto::Level::Lightweight => "lightweight",
-            wz_proto::Level::Upgraded => "upgraded",
-        }),
-        v.verdict.serial
-    )
-}
-
-fn received(v: &Verified) -> Vec<String> {
-    let mut lines = vec![format!(
-        "pseudonym  {}",
-        v.verdict.pseudonym.as_deref().unwrap_or("-")
-    )];
-    if let Some(a) = &v.attributes {
-        if let Some(n) = &a.name {
-            lines.push(format!("name       {n}"));
-        }
-        if let Some(id) = &a.id_number {
-            lines.push(format!("id_number  {}", id.as_str()));
-        }
-        if let Some(b) = a.age_over_18 {
-            lines.push(format!("age_over_18 {b}"));
-        }
-    }
-    lines
 }
 
 /// A relying party the demo registers.
