@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use wz_crypto::{KeyId, Sm2PrivateKey, Sm2PublicKey};
+use wz_crypto::{KeyId, Sm2PublicKey};
 use wz_proto::ResultCode;
 use wz_proto::api::{KeyUsage, KeysResponse, Problem, PublishedKey};
 use wz_proto::signed_http::{RequestAuth, RequestTarget, ResponseAuth, ResponseTarget};
@@ -263,7 +263,7 @@ impl PlatformClient {
         &self,
         path: &str,
         signer_id: &str,
-        key: &Sm2PrivateKey,
+        key: &dyn wz_crypto::Sm2Signer,
         body: &[u8],
         require_signed: bool,
     ) -> Result<Reply> {

@@ -10,5 +10,5 @@ mod wallet;
 
 pub use error::{Result, WalletError};
 pub use keystore::{FaceGate, FileKeystore, Holder, Keystore, WalletState};
-pub use wallet::{QR_REFRESH_SECS, Summary, SyncOutcome, Wallet, mask_name};
+pub use wallet::{DeviceKey, QR_REFRESH_SECS, Summary, SyncOutcome, Wallet, mask_name};
 pub use wz_client::{TlsSuites, Trust};

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use wz_client::{PlatformClient, TlsSuites, Trust};
-use wz_crypto::Sm2PrivateKey;
+use wz_crypto::{Sm2PrivateKey, Sm2Signer};
 use wz_proto::api::{
     Bytes, Challenge, CredentialStatus, EnrolResponse, HistoryEntry, IdentityItems, KeyUsage,
     LightEnrolRequest, ResumeRequest, SyncResponse, proof_of_possession_input,
@@ -42,21 +42,30 @@ pub struct SyncOutcome {
 pub struct Wallet<K: Keystore> {
     store: K,
     state: WalletState,
-    device: Sm2PrivateKey,
+    /// Used only through [`Sm2Signer`], the shape a phone's secure element
+    /// (Android StrongBox, Secure Enclave with an SM2 applet) implements;
+    /// this reference wallet keeps a software key sealed in its keystore.
+    device: Box<dyn DeviceKey>,
     client: PlatformClient,
     /// The local face check passed in this session.
     face_checked: bool,
 }
 
-fn device_from(state: &WalletState) -> Result<Sm2PrivateKey> {
+/// The device key as the wallet uses it: an SM2 signer the platform knows
+/// by its public key, the shape a phone's secure element implements.
+pub trait DeviceKey: Sm2Signer + Send + Sync + core::fmt::Debug {}
+
+impl<T: Sm2Signer + Send + Sync + core::fmt::Debug> DeviceKey for T {}
+
+fn device_from(state: &WalletState) -> Result<Box<dyn DeviceKey>> {
     let der = Zeroizing::new(hex::decode(state.device_key.as_str()).map_err(|_| WalletError::Corrupt)?);
-    Ok(Sm2PrivateKey::from_pkcs8_der(&der)?)
+    Ok(Box::new(Sm2PrivateKey::from_pkcs8_der(&der)?))
 }
 
-fn new_device_key() -> Result<(Sm2PrivateKey, Zeroizing<String>)> {
+fn new_device_key() -> Result<(Box<dyn DeviceKey>, Zeroizing<String>)> {
     let key = Sm2PrivateKey::generate()?;
     let der = key.to_pkcs8_der()?;
-    Ok((key, Zeroizing::new(hex::encode(der.as_slice()))))
+    Ok((Box::new(key), Zeroizing::new(hex::encode(der.as_slice()))))
 }
 
 fn trust_of(state: &WalletState) -> Result<Trust> {
@@ -287,14 +296,14 @@ impl<K: Keystore> Wallet<K> {
             counter: self.state.counter,
             nonce: wz_crypto::random_array()?,
         };
-        Ok(body.seal(&self.device, &platform)?)
+        Ok(body.seal(&*self.device, &platform)?)
     }
 
     async fn device_call<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
         let cert = self.credential()?;
         let reply = self
             .client
-            .signed_post(path, &cert.body.cred_id.to_string(), &self.device, b"", true)
+            .signed_post(path, &cert.body.cred_id.to_string(), &*self.device, b"", true)
             .await?;
         Ok(reply.json()?)
     }
@@ -375,7 +384,7 @@ impl<K: Keystore> Wallet<K> {
             .signed_post(
                 wz_proto::routes::WALLET_RESUME,
                 &cert.body.cred_id.to_string(),
-                &self.device,
+                &*self.device,
                 &body,
                 true,
             )
