@@ -7,10 +7,10 @@ use std::path::Path;
 
 use wz_proto::api::LivenessAction;
 
-use crate::error::Result;
+use crate::error::{CaptureFault, Result};
 use crate::liveness::{self, LivenessFault, LivenessRules, Observation};
-use crate::pipeline::{FaceModels, ImageFault, Rgb, cosine, decode};
-use crate::quality::{self, QualityFault, QualityGates};
+use crate::pipeline::{FaceModels, Rgb, cosine, decode};
+use crate::quality::{self, QualityGates};
 
 /// The id templates from the default engine carry; a template with another
 /// id is never compared with this engine's embeddings.
@@ -28,19 +28,6 @@ const MAX_EMBEDDING_LEN: usize = 4096;
 
 /// Most frames one liveness sequence may carry.
 pub const MAX_FRAMES: usize = 12;
-
-/// Why a capture or photo could not be judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CaptureFault {
-    #[error(transparent)]
-    Image(#[from] ImageFault),
-    #[error(transparent)]
-    Quality(#[from] QualityFault),
-    #[error("template is not one of this engine's")]
-    TemplateMismatch,
-    #[error("too many frames")]
-    TooManyFrames,
-}
 
 /// The result of a live check.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,19 +123,19 @@ impl Engine {
     ) -> Result<Result<(Observation, Option<f32>), CaptureFault>> {
         let img: Rgb = match decode(bytes) {
             Ok(i) => i,
-            Err(f) => return Ok(Err(f.into())),
+            Err(f) => return Ok(Err(f)),
         };
         let dets = self.models.detect(&img)?;
         let det = match dets.as_slice() {
-            [] => return Ok(Err(ImageFault::NoFace.into())),
+            [] => return Ok(Err(CaptureFault::NoFace)),
             [one] => *one,
             // A much weaker second box is background, not a second person.
             [first, second, ..] if second.score < first.score * 0.8 => *first,
-            _ => return Ok(Err(ImageFault::SeveralFaces.into())),
+            _ => return Ok(Err(CaptureFault::SeveralFaces)),
         };
         let q = quality::measure(&img, &det);
         if let Err(f) = gates.check(&q) {
-            return Ok(Err(f.into()));
+            return Ok(Err(f));
         }
         let spoof_score = if spoof {
             self.models.antispoof_score(&img, &det)?

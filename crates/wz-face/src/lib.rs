@@ -11,7 +11,7 @@ pub mod quality;
 pub mod tfjs;
 
 pub use engine::Engine;
-pub use error::{FaceEngineError, Result};
+pub use error::{CaptureFault, FaceEngineError, Result};
 
 /// Where the face models live: `$WZ_MODELS_DIR/human-3.3.6`, else
 /// `~/.cache/wangzheng/models/human-3.3.6` (what `scripts/setup.sh` fills).

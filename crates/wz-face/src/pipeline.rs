@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tract_tensorflow::prelude::*;
 
-use crate::error::{FaceEngineError, Result};
+use crate::error::{CaptureFault, FaceEngineError, Result};
 use crate::tfjs;
 
 /// Largest encoded image accepted.
@@ -23,19 +23,6 @@ pub const SPOOF_CROP: f32 = 1.0;
 /// Detections below this score are ignored.
 pub const MIN_SCORE: f32 = 0.6;
 const NMS_IOU: f32 = 0.3;
-
-/// Why an image gave no usable face.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ImageFault {
-    #[error("image is not a decodable JPEG or PNG, or is truncated")]
-    Undecodable,
-    #[error("image is larger than allowed")]
-    TooLarge,
-    #[error("no face found")]
-    NoFace,
-    #[error("more than one face found")]
-    SeveralFaces,
-}
 
 /// An RGB image, row-major, 3 bytes a pixel.
 #[derive(Debug, Clone)]
@@ -65,13 +52,13 @@ impl Rgb {
 }
 
 /// Decodes JPEG or PNG with size limits; truncated or other input is refused.
-pub fn decode(bytes: &[u8]) -> Result<Rgb, ImageFault> {
+pub fn decode(bytes: &[u8]) -> Result<Rgb, CaptureFault> {
     if bytes.len() > MAX_IMAGE_BYTES {
-        return Err(ImageFault::TooLarge);
+        return Err(CaptureFault::TooLarge);
     }
-    let format = image::guess_format(bytes).map_err(|_| ImageFault::Undecodable)?;
+    let format = image::guess_format(bytes).map_err(|_| CaptureFault::Undecodable)?;
     if !matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
-        return Err(ImageFault::Undecodable);
+        return Err(CaptureFault::Undecodable);
     }
     let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
@@ -80,8 +67,8 @@ pub fn decode(bytes: &[u8]) -> Result<Rgb, ImageFault> {
     limits.max_alloc = Some(256 * 1024 * 1024);
     reader.limits(limits);
     let img = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => ImageFault::TooLarge,
-        _ => ImageFault::Undecodable,
+        image::ImageError::Limits(_) => CaptureFault::TooLarge,
+        _ => CaptureFault::Undecodable,
     })?;
     let rgb = img.to_rgb8();
     Ok(Rgb {
@@ -387,18 +374,18 @@ impl FaceModels {
     }
 
     /// Decode, require exactly one face, embed.
-    pub fn embed_single(&self, bytes: &[u8]) -> Result<Result<Vec<f32>, ImageFault>> {
+    pub fn embed_single(&self, bytes: &[u8]) -> Result<Result<Vec<f32>, CaptureFault>> {
         let img = match decode(bytes) {
             Ok(i) => i,
             Err(f) => return Ok(Err(f)),
         };
         let dets = self.detect(&img)?;
         match dets.as_slice() {
-            [] => Ok(Err(ImageFault::NoFace)),
+            [] => Ok(Err(CaptureFault::NoFace)),
             [one] => Ok(Ok(self.embed(&img, one)?)),
             // A second face much weaker than the first is background, not a second person.
             [first, second, ..] if second.score < first.score * 0.8 => Ok(Ok(self.embed(&img, first)?)),
-            _ => Ok(Err(ImageFault::SeveralFaces)),
+            _ => Ok(Err(CaptureFault::SeveralFaces)),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (variance of the Laplacian), too dark or bright, turned too far from
 //! frontal (yaw from the nose's offset between the eyes).
 
+use crate::error::CaptureFault;
 use crate::pipeline::{Detection, Rgb};
 
 /// Measurements of one face.
@@ -16,21 +17,6 @@ pub struct Quality {
     /// Nose offset from the eye midpoint along the eye line, in eye distances
     /// (0 frontal; about ±0.5 at a strong head turn).
     pub yaw: f32,
-}
-
-/// Why a face fails the gates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum QualityFault {
-    #[error("face is too small")]
-    TooSmall,
-    #[error("face is too blurred")]
-    Blurred,
-    #[error("face is too dark")]
-    TooDark,
-    #[error("face is too bright")]
-    TooBright,
-    #[error("face is turned too far from frontal")]
-    NotFrontal,
 }
 
 /// Thresholds; the defaults pass all but the worst photos of the LFW development set.
@@ -57,21 +43,21 @@ impl Default for QualityGates {
 
 impl QualityGates {
     /// The first gate `q` fails, if any.
-    pub fn check(&self, q: &Quality) -> Result<(), QualityFault> {
+    pub fn check(&self, q: &Quality) -> Result<(), CaptureFault> {
         if q.face_px < self.min_face_px {
-            return Err(QualityFault::TooSmall);
+            return Err(CaptureFault::TooSmall);
         }
         if q.brightness < self.min_brightness {
-            return Err(QualityFault::TooDark);
+            return Err(CaptureFault::TooDark);
         }
         if q.brightness > self.max_brightness {
-            return Err(QualityFault::TooBright);
+            return Err(CaptureFault::TooBright);
         }
         if q.sharpness < self.min_sharpness {
-            return Err(QualityFault::Blurred);
+            return Err(CaptureFault::Blurred);
         }
         if q.yaw.abs() > self.max_abs_yaw {
-            return Err(QualityFault::NotFrontal);
+            return Err(CaptureFault::NotFrontal);
         }
         Ok(())
     }

@@ -94,7 +94,7 @@ fn onnx_embedder_runs_in_the_engine() {
         engine
             .check_live(std::slice::from_ref(&photo), &[], &vec![0u8; 4096])
             .unwrap(),
-        Err(wz_face::engine::CaptureFault::TemplateMismatch)
+        Err(wz_face::CaptureFault::TemplateMismatch)
     );
 
     // A missing file, a bad layout size or an unknown output name are clear errors.

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use wz_face::pipeline::{FaceModels, ImageFault, cosine, decode};
+use wz_face::CaptureFault;
+use wz_face::pipeline::{FaceModels, cosine, decode};
 
 fn models() -> &'static FaceModels {
     static M: OnceLock<FaceModels> = OnceLock::new();
@@ -40,20 +41,20 @@ fn png(width: u32, height: u32, fill: u8) -> Vec<u8> {
 
 #[test]
 fn bad_images_are_refused_clearly() {
-    assert_eq!(decode(b"").unwrap_err(), ImageFault::Undecodable);
-    assert_eq!(decode(b"GIF89a....").unwrap_err(), ImageFault::Undecodable);
+    assert_eq!(decode(b"").unwrap_err(), CaptureFault::Undecodable);
+    assert_eq!(decode(b"GIF89a....").unwrap_err(), CaptureFault::Undecodable);
     let good = png(64, 64, 128);
     assert!(decode(&good).is_ok());
     assert_eq!(
         decode(&good[..good.len() / 2]).unwrap_err(),
-        ImageFault::Undecodable,
+        CaptureFault::Undecodable,
         "truncated PNG"
     );
-    assert_eq!(decode(&png(5000, 2, 0)).unwrap_err(), ImageFault::TooLarge);
+    assert_eq!(decode(&png(5000, 2, 0)).unwrap_err(), CaptureFault::TooLarge);
     // A blank frame has no face.
     assert_eq!(
         models().embed_single(&png(320, 240, 200)).unwrap().unwrap_err(),
-        ImageFault::NoFace
+        CaptureFault::NoFace
     );
 }
 
@@ -158,7 +159,7 @@ fn transformed(path: &std::path::Path, f: impl Fn(image::RgbImage) -> image::Rgb
 
 #[test]
 fn quality_gates_give_reasons() {
-    use wz_face::quality::{QualityFault, QualityGates, measure};
+    use wz_face::quality::{QualityGates, measure};
     let Some(dir) = lfw() else { return };
     let photo = dir.join("Aaron_Peirsol/1.jpg");
     let gates = QualityGates::default();
@@ -177,16 +178,16 @@ fn quality_gates_give_reasons() {
     });
     assert_eq!(check(&blurred), None, "so blurred that no face is found");
     let soft = transformed(&photo, |img| image::imageops::blur(&img, 2.5));
-    assert_eq!(check(&soft), Some(Err(QualityFault::Blurred)));
+    assert_eq!(check(&soft), Some(Err(CaptureFault::Blurred)));
     let dark = transformed(&photo, |mut img| {
         img.pixels_mut().for_each(|p| p.0 = p.0.map(|c| c / 8));
         img
     });
-    assert_eq!(check(&dark), Some(Err(QualityFault::TooDark)));
+    assert_eq!(check(&dark), Some(Err(CaptureFault::TooDark)));
     let small = transformed(&photo, |img| {
         image::imageops::resize(&img, 90, 90, image::imageops::FilterType::Triangle)
     });
-    assert_eq!(check(&small), Some(Err(QualityFault::TooSmall)));
+    assert_eq!(check(&small), Some(Err(CaptureFault::TooSmall)));
 }
 
 fn observe(path: &std::path::Path) -> wz_face::liveness::Observation {
@@ -344,7 +345,7 @@ fn package_photos_same_person_scores_higher() {
 /// The engine as the platform uses it: versioned templates, live checks.
 #[test]
 fn engine_templates_and_live_checks() {
-    use wz_face::engine::{CaptureFault, EMBEDDING_LEN, MAX_FRAMES};
+    use wz_face::engine::{EMBEDDING_LEN, MAX_FRAMES};
     use wz_face::liveness::LivenessFault;
     use wz_proto::api::LivenessAction::{TurnLeft, TurnRight};
     // At the LFW equal-error threshold (the default, FAR 1e-4, is stricter
@@ -356,7 +357,7 @@ fn engine_templates_and_live_checks() {
     assert_eq!(template.len(), EMBEDDING_LEN * 4);
     assert_eq!(
         engine.template(b"not an image").unwrap(),
-        Err(CaptureFault::Image(ImageFault::Undecodable))
+        Err(CaptureFault::Undecodable)
     );
     // Without asked actions nothing is live; a stranger's template does not match.
     let frame = read(pkg.join("obama2.jpg"));

@@ -2,8 +2,7 @@
 
 use std::path::PathBuf;
 
-use wz_face::engine::CaptureFault;
-use wz_face::pipeline::ImageFault;
+use wz_face::CaptureFault;
 use wz_platform::PlatformConfig;
 use wz_platform::face::{FaceEngine, FaceError, FaceMatch, LiveCapture};
 use wz_proto::api::LivenessAction;
@@ -65,12 +64,15 @@ impl RealFace {
 
 fn fault(f: CaptureFault) -> FaceError {
     match f {
-        CaptureFault::Image(ImageFault::Undecodable | ImageFault::TooLarge) | CaptureFault::TooManyFrames => {
+        CaptureFault::Undecodable | CaptureFault::TooLarge | CaptureFault::TooManyFrames => {
             FaceError::ImageInvalid
         }
-        CaptureFault::Image(ImageFault::NoFace | ImageFault::SeveralFaces) => FaceError::NoSingleFace,
-        CaptureFault::Quality(_) => FaceError::QualityLow,
+        CaptureFault::NoFace | CaptureFault::SeveralFaces => FaceError::NoSingleFace,
         CaptureFault::TemplateMismatch => FaceError::ModelMismatch,
+        q => {
+            debug_assert!(q.is_quality());
+            FaceError::QualityLow
+        }
     }
 }
 
