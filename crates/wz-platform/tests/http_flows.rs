@@ -29,6 +29,7 @@ use wz_proto::{
 use wz_store::Backend;
 
 wz_store::on_both!(
+    one_qr_passes_once_under_concurrency,
     enrolment_answers_one_code_for_items_and_face,
     enrolment_is_throttled_per_id_and_client,
     online_enrolment_never_replaces_upgraded,
@@ -49,6 +50,63 @@ wz_store::on_both!(
     security_events_are_counted,
     rp_names_are_screen_safe,
 );
+
+/// One QR sent eight times at once (two RPs) passes exactly once: the
+/// counter is accepted with the verdict in one transaction, and the
+/// requests that lose the race are recorded as replays, counter unmoved.
+async fn one_qr_passes_once_under_concurrency(b: Backend) {
+    let e = Arc::new(env(b).await);
+    let cafe = Arc::new(e.register("cafe", "verifier", &["0x04"], &[]).await);
+    let cafe2 = Arc::new(e.register("cafe-2", "verifier", &["0x04"], &[]).await);
+    let mut w = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
+    let enc = e.key("encryption").await;
+    let (qr, body) = w.qr(&enc, now());
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (e, key, qr) = (
+            Arc::clone(&e),
+            Arc::clone(if i % 2 == 0 { &cafe } else { &cafe2 }),
+            qr.clone(),
+        );
+        let rp = if i % 2 == 0 { "cafe" } else { "cafe-2" };
+        tasks.push(tokio::spawn(async move {
+            e.verify(
+                rp,
+                &key,
+                &VerifyRequest {
+                    qr: Some(qr),
+                    ..vreq(0x04)
+                },
+            )
+            .await
+            .result
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    assert_eq!(
+        results.iter().filter(|r| **r == ResultCode::Pass).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, ResultCode::Pass | ResultCode::QrReplayed)),
+        "{results:?}"
+    );
+    let cred = e
+        .platform
+        .store()
+        .credential(&w.cert.body.cred_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cred.last_counter, i64::from(body.counter));
+    Arc::try_unwrap(e).ok().unwrap().finish().await;
+}
 
 /// Defect 12.3 (oracle): junk, empty or spoofed frames, a wrong name, an
 /// unknown number, a wrong card date and a wrong face all answer one code,

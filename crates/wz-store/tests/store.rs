@@ -433,6 +433,61 @@ async fn verifications_and_history(b: Backend) {
         ("hotel name", NOW + 2, 1003)
     );
     assert_eq!(t.store.history(c, 1).await.unwrap().len(), 1);
+    t.store
+        .issue_credential(&credential(c, 1), None, &note(), NOW)
+        .await
+        .unwrap();
+    // A QR verdict and its counter commit together: a failed insert leaves
+    // the counter where it was; a won race moves both; a lost one neither.
+    let counter = |s: &wz_store::Store| {
+        let s = s.clone();
+        async move {
+            s.credential(&CredentialId([1; 16]))
+                .await
+                .unwrap()
+                .unwrap()
+                .last_counter
+        }
+    };
+    let before = counter(&t.store).await;
+    let with_qr = |serial: &str, nonce: &str| VerificationRecord {
+        serial: serial.into(),
+        request_nonce: nonce.into(),
+        ..v.clone()
+    };
+    assert!(
+        t.store
+            .record_verification(&with_qr("s1", "fresh"), Some((CredentialId([1; 16]), 40)))
+            .await
+            .is_err(),
+        "duplicate serial"
+    );
+    assert_eq!(
+        counter(&t.store).await,
+        before,
+        "counter not moved without its verdict"
+    );
+    assert!(
+        t.store
+            .record_verification(&with_qr("s10", "n10"), Some((CredentialId([1; 16]), 40)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(counter(&t.store).await, 40);
+    assert!(
+        !t.store
+            .record_verification(&with_qr("s11", "n11"), Some((CredentialId([1; 16]), 40)))
+            .await
+            .unwrap(),
+        "the same counter again loses"
+    );
+    assert!(
+        t.store
+            .verification_for_request("hotel", "n11")
+            .await
+            .unwrap()
+            .is_none()
+    );
     t.cleanup().await.unwrap();
 }
 

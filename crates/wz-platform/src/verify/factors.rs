@@ -15,6 +15,8 @@ pub(crate) struct Subject {
     pub(crate) record: RegistryRecord,
     pub(crate) level: Option<Level>,
     pub(crate) cred_id: Option<CredentialId>,
+    /// The QR's counter, accepted when the verdict is recorded.
+    pub(crate) qr_counter: Option<u32>,
 }
 
 /// The factors a verify request carries for its mode, each present and
@@ -134,6 +136,7 @@ pub(crate) fn same_citizen(prev: Option<Subject>, record: RegistryRecord) -> Res
             record,
             level: None,
             cred_id: None,
+            qr_counter: None,
         }),
     }
 }

@@ -9,8 +9,9 @@
 //!    counter, [`qr`]), items, card, level, PIN ([`pin`]), face
 //!    ([`factors`]);
 //! 4. release the attributes the RP is entitled to ([`release`]);
-//! 5. record the verification for the citizen's history and sign the
-//!    verdict ([`verdict`]).
+//! 5. record the verification for the citizen's history — accepting the
+//!    QR's counter in the same transaction — and sign the verdict
+//!    ([`verdict`]).
 
 mod admit;
 pub(crate) mod factors;
@@ -43,8 +44,7 @@ impl Platform {
             return Ok(stored);
         }
         let evaluation = self.evaluate(&rp, target.body, now).await;
-        let verdict = self.verdict(&rp, &rp_key, &evaluation, now)?;
-        self.record_and_sign(&rp, auth, request_hash, &verdict, &evaluation, now)
+        self.record_and_sign(&rp, &rp_key, auth, request_hash, evaluation, now)
             .await
     }
 }

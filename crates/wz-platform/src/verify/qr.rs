@@ -1,5 +1,5 @@
 //! The QR factor: open → device signature → credential status → freshness
-//! → counter, in that order.
+//! → counter, in that order. The counter is accepted with the verdict.
 
 use wz_crypto::{KeyId, Sm2PublicKey};
 use wz_proto::api::CredentialStatus;
@@ -38,13 +38,16 @@ impl Platform {
             return Err(err(ResultCode::CredentialExpired, "credential validity is over"));
         }
         body.check_freshness(now, self.config.qr_freshness_secs)?;
-        if !self.store.accept_qr_counter(&cred.cred_id, body.counter).await? {
+        // Checked here, accepted only with the verdict (one transaction, see
+        // `record_and_sign`): a request that loses the race gets qr_replayed.
+        if i64::from(body.counter) <= cred.last_counter {
             return Err(err(ResultCode::QrReplayed, "QR counter was already used"));
         }
         let subject = Subject {
             record,
             level: Some(cred.level),
             cred_id: Some(cred.cred_id),
+            qr_counter: Some(body.counter),
         };
         Ok((subject, body, signed.platform_key_id))
     }

@@ -58,21 +58,31 @@ impl Platform {
     }
 
     /// Stores the verification (for the citizen's history and idempotent
-    /// retries), counts it, and signs the verdict bound to the request nonce.
+    /// retries) and, on a QR pass, accepts the QR's counter in the same
+    /// transaction; counts it; signs the verdict bound to the request
+    /// nonce. A pass whose counter another request accepted first (two
+    /// uses of one QR racing) becomes `qr_replayed`.
     pub(crate) async fn record_and_sign(
         &self,
         rp: &RelyingParty,
+        rp_key: &Sm2PublicKey,
         auth: &RequestAuth,
         request_hash: [u8; 32],
-        verdict: &VerifyVerdict,
-        evaluation: &Evaluation,
+        evaluation: Evaluation,
         now: u64,
     ) -> Result<SignedReply> {
-        let body =
-            serde_json::to_vec(verdict).map_err(|_| err(ResultCode::InternalError, "verdict encoding"))?;
-        let (citizen_id, cred_id) = evaluation.concerns();
-        self.store
-            .insert_verification(&VerificationRecord {
+        let mut evaluation = evaluation;
+        let (verdict, body) = loop {
+            let verdict = self.verdict(rp, rp_key, &evaluation, now)?;
+            let body = serde_json::to_vec(&verdict)
+                .map_err(|_| err(ResultCode::InternalError, "verdict encoding"))?;
+            let accept = evaluation
+                .outcome
+                .as_ref()
+                .ok()
+                .and_then(|s| Some((s.cred_id?, s.qr_counter?)));
+            let (citizen_id, cred_id) = evaluation.concerns();
+            let record = VerificationRecord {
                 serial: verdict.serial.clone(),
                 rp_id: rp.rp_id.clone(),
                 request_nonce: auth.nonce.clone(),
@@ -83,8 +93,17 @@ impl Platform {
                 result: verdict.result.code(),
                 time: now,
                 response: body.clone(),
-            })
-            .await?;
+            };
+            if self.store.record_verification(&record, accept).await? {
+                break (verdict, body);
+            }
+            // Lost the race for the counter: record the replay instead.
+            evaluation = Evaluation {
+                mode: evaluation.mode,
+                outcome: Err(err(ResultCode::QrReplayed, "QR counter was already used")),
+                seen: citizen_id.map(|c| (c, cred_id)),
+            };
+        };
         self.metrics
             .verification(verdict.result.name(), &verdict.mode.to_string());
         if matches!(

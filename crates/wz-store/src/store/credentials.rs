@@ -212,13 +212,26 @@ impl Store {
     /// Accepts a QR use: true only if the credential is active and `counter`
     /// is above every counter accepted before. One conditional update, so two
     /// platform nodes racing on one QR accept it once.
+    #[cfg(feature = "testing")]
     pub async fn accept_qr_counter(&self, cred_id: &CredentialId, counter: u32) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let accepted = Self::accept_counter_in(&mut tx, cred_id, counter).await?;
+        tx.commit().await?;
+        Ok(accepted)
+    }
+
+    /// The counter update itself, inside a caller's transaction.
+    pub(super) async fn accept_counter_in(
+        tx: &mut StoreTx,
+        cred_id: &CredentialId,
+        counter: u32,
+    ) -> Result<bool> {
         let res = sqlx::query(
             "UPDATE credentials SET last_counter = $1 WHERE cred_id = $2 AND status = 'active' AND last_counter < $1",
         )
         .bind(i64::from(counter))
         .bind(cred_id.0.to_vec())
-        .execute(&self.pool)
+        .execute(tx.conn())
         .await?;
         Ok(res.rows_affected() == 1)
     }

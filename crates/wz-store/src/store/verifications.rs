@@ -5,11 +5,37 @@ use sqlx::Row;
 use crate::model::{HistoryRow, VerificationRecord};
 use crate::{Result, StoreError};
 
+use wz_proto::CredentialId;
+
 use super::*;
 
 impl Store {
     /// Logs a verification with its signed response.
     pub async fn insert_verification(&self, v: &VerificationRecord) -> Result<()> {
+        if self.record_verification(v, None).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("credential counter"))
+        }
+    }
+
+    /// Stores a verification and, for a QR verification, accepts its
+    /// counter in the same transaction: a crash leaves either both or
+    /// neither, so no QR counter moves without its verdict. False (and
+    /// nothing written) when the counter is no longer above the last one
+    /// accepted or the credential is no longer active: another request
+    /// with this QR was recorded first.
+    pub async fn record_verification(
+        &self,
+        v: &VerificationRecord,
+        accept_counter: Option<(CredentialId, u32)>,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        if let Some((cred_id, counter)) = accept_counter
+            && !Self::accept_counter_in(&mut tx, &cred_id, counter).await?
+        {
+            return Ok(false);
+        }
         let res = sqlx::query(
             "INSERT INTO verifications (serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
@@ -24,12 +50,13 @@ impl Store {
         .bind(i64::from(v.result))
         .bind(ts(v.time))
         .bind(v.response.clone())
-        .execute(&self.pool)
+        .execute(tx.conn())
         .await?;
         if res.rows_affected() != 1 {
             return Err(StoreError::Conflict("verification serial or request nonce"));
         }
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The verification an RP request (by its nonce) already produced.
