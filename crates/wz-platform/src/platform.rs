@@ -254,3 +254,12 @@ async fn audit_status_of(store: &Store) -> Result<wz_proto::admin::AuditStatus> 
         first_break: r.first_break.map(|b| b.1.to_owned()),
     })
 }
+
+/// The invariants a crash must never break, checked over the database at
+/// `database_url` (no master key needed): `wz admin check`.
+pub async fn consistency_at(database_url: &str) -> Result<wz_store::ConsistencyReport> {
+    let store = Store::connect(database_url).await?;
+    let report = store.consistency().await;
+    store.close().await;
+    Ok(report?)
+}

@@ -22,4 +22,4 @@ pub mod testing;
 pub use audit::{AuditEntry, AuditNote, AuditReport, GENESIS_HASH};
 pub use error::{Result, StoreError};
 pub use model::*;
-pub use store::{Backend, Store, StoreTx};
+pub use store::{Backend, ConsistencyReport, Store, StoreTx};

@@ -159,6 +159,10 @@ enum RegistryCommand {
     Import {
         /// The file; photo paths in it are relative to its folder.
         file: PathBuf,
+        /// Rows per transaction (an interrupted import resumes from the
+        /// last committed one).
+        #[arg(long, default_value_t = registry::DEFAULT_BATCH)]
+        batch: usize,
     },
     /// Write a synthetic registry (invented people, real face photos referenced in place).
     Demo {
@@ -304,7 +308,7 @@ async fn main() -> anyhow::Result<()> {
                 faces.display()
             )?;
         }
-        Command::Registry(RegistryCommand::Import { file }) => {
+        Command::Registry(RegistryCommand::Import { file, batch }) => {
             env::init_logging(config.log_json);
             let platform = env::open_platform(&config, env::Faces::Load).await?;
             let report = registry::import(
@@ -312,6 +316,7 @@ async fn main() -> anyhow::Result<()> {
                 &file,
                 env::now(),
                 std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                batch,
             )
             .await?;
             writeln!(

@@ -81,6 +81,11 @@ pub enum AdminCommand {
     Audit(AuditCommand),
     /// Print a fresh master key (32 hex digits) for WZ_MASTER_KEY.
     MasterKey,
+    /// Check the invariants a crash must never break (audit chain, every
+    /// credential audited, superseded ones succeeded, no QR counter moved
+    /// without a verdict, one active credential per citizen); exits
+    /// non-zero if one is broken. Needs no master key.
+    Check,
     /// Create the master key inside the PKCS#11 token named by `[hsm]` in
     /// the config (before the platform's first start over it).
     HsmKeygen,
@@ -290,6 +295,28 @@ pub async fn admin(config: &PlatformConfig, cmd: AdminCommand, out: &mut impl Wr
                 reason.name()
             )?;
             platform.store().close().await;
+        }
+        AdminCommand::Check => {
+            env::prepare_data_dir(config)?;
+            let r = wz_platform::consistency_at(&config.database_url).await?;
+            writeln!(
+                out,
+                "audit entries {} ({}); credentials without audit {}; superseded without successor {}; counters without verdict {}; citizens with two active {}",
+                r.audit.entries,
+                if r.audit.is_intact() {
+                    "chain intact"
+                } else {
+                    "chain broken"
+                },
+                r.credentials_without_audit,
+                r.superseded_without_successor,
+                r.counters_without_verdict,
+                r.citizens_with_two_active
+            )?;
+            if !r.is_consistent() {
+                bail!("the store is inconsistent");
+            }
+            writeln!(out, "consistent")?;
         }
         AdminCommand::Audit(AuditCommand::Verify) => {
             env::prepare_data_dir(config)?;

@@ -15,7 +15,9 @@ use anyhow::Context;
 use wz_platform::Platform;
 use wz_platform::registry::{Person, RegistryRow};
 
-const BATCH: usize = 500;
+/// Rows per transaction by default: an interrupted import resumes from the
+/// last committed batch.
+pub const DEFAULT_BATCH: usize = 500;
 const MAX_PHOTO_BYTES: u64 = 10 * 1024 * 1024;
 
 /// What an import did.
@@ -102,7 +104,9 @@ pub async fn import(
     path: &Path,
     now: u64,
     show_progress: bool,
+    batch_rows: usize,
 ) -> anyhow::Result<ImportReport> {
+    let batch_rows = batch_rows.max(1);
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let is_csv = !matches!(
         path.extension().and_then(|e| e.to_str()),
@@ -122,7 +126,7 @@ pub async fn import(
     let mut rejects: Vec<(u64, String)> = Vec::new();
     let mut report = ImportReport::default();
     let mut seen = HashSet::new();
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Vec::with_capacity(batch_rows);
     for (line, row) in rows(path)? {
         report.rows += 1;
         let prepared = match row.and_then(|raw| validate(raw, &base)) {
@@ -142,7 +146,7 @@ pub async fn import(
             Ok(rec) => batch.push(rec),
             Err(reason) => rejects.push((line, reason)),
         }
-        if batch.len() >= BATCH {
+        if batch.len() >= batch_rows {
             let n = batch.len() as u64;
             let inserted = platform.store_records(&batch, "registry-import", now).await?;
             report.inserted += inserted;

@@ -12,6 +12,8 @@ use wz_proto::{AuthMode, CredentialId};
 use crate::audit::{AuditEntry, AuditNote, GENESIS_HASH, entry_hash};
 use crate::{Result, StoreError};
 
+pub use consistency::ConsistencyReport;
+
 macro_rules! registry_select {
     () => {
         "SELECT citizen_id, id_index, pii, photo, face_template, template_model, data_key_id, created_at FROM registry"
@@ -20,6 +22,7 @@ macro_rules! registry_select {
 
 mod audit_log;
 mod challenges;
+mod consistency;
 mod credentials;
 mod pins;
 mod platform_keys;

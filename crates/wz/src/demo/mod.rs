@@ -201,7 +201,14 @@ pub async fn run(
     );
     let reg_dir = data.join("registry");
     demo_registry::write_rows(&reg_dir, &faces, &people, 2026)?;
-    let report = registry::import(&platform, &reg_dir.join("registry.csv"), env::now(), false).await?;
+    let report = registry::import(
+        &platform,
+        &reg_dir.join("registry.csv"),
+        env::now(),
+        false,
+        registry::DEFAULT_BATCH,
+    )
+    .await?;
     ensure!(
         report.inserted >= 1 && report.rejected < report.rows,
         "registry import failed"
