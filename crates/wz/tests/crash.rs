@@ -8,7 +8,13 @@
 //!
 //! `WZ_CRASH_TRIALS` sets the trials per scenario (default 3 here; the full
 //! run uses 100).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -150,4 +156,248 @@ fn kill_9_during_import_and_key_rotation() {
         assert!(check.contains("consistent"), "{check}");
     }
     eprintln!("{} trials, {interrupted} imports killed mid-way", trials());
+}
+
+/// `kill -9` of `wz serve` while relying parties verify QR codes, a restart,
+/// more verifications, then the invariants: the store is consistent (no QR
+/// counter moved without its verdict, the audit chain intact), every pass a
+/// client received is in the citizen's history, and each wallet's next QR
+/// passes after the restart.
+#[test]
+fn kill_9_of_wz_serve_under_verification() {
+    use wz_platform::{Platform, PlatformConfig, RpRegistration};
+    use wz_proto::api::VerifyRequest;
+    use wz_proto::{AuthMode, Level, QrBody, RequestAuth, RequestTarget};
+
+    if !wz_face::default_models_dir().is_dir() {
+        eprintln!("SKIP: face models missing (scripts/setup.sh fetches them; wz serve loads them)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let url = format!("sqlite://{}/data/platform.db", dir.display());
+    let master = wz_platform::keys::MasterKey::generate_hex().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    // Seed: an RP and 8 citizens with lightweight credentials.
+    let rp_key = wz_crypto::Sm2PrivateKey::generate().unwrap();
+    let (enc, mut wallets) = rt.block_on(async {
+        let store = wz_store::Store::connect(&url).await.unwrap();
+        let platform = Platform::open(
+            store.clone(),
+            PlatformConfig::default(),
+            wz_platform::keys::MasterKey::from_hex(&master).unwrap(),
+            std::sync::Arc::new(wz_platform::face::NoFaceEngine),
+            vec![],
+            now(),
+        )
+        .await
+        .unwrap();
+        platform
+            .register_rp(
+                &RpRegistration {
+                    rp_id: "gate".into(),
+                    name: "Gate".into(),
+                    role: wz_store::RpRole::Verifier,
+                    public_key: rp_key.public_key().clone(),
+                    modes: vec![AuthMode::QR],
+                    attributes: vec![],
+                    rate_per_s: 100_000,
+                },
+                "test",
+                now(),
+            )
+            .await
+            .unwrap();
+        let birth = CivilDate::new(1990, 1, 1).unwrap();
+        let mut wallets = Vec::new();
+        for i in 0..8u16 {
+            let id = IdNumber::from_parts(110_105, birth, 500 + i).unwrap();
+            let person = wz_platform::registry::Person {
+                sex: id.sex(),
+                birth_date: birth,
+                id_number: id.clone(),
+                name: format!("崩溃{i}"),
+                ethnicity: "汉".into(),
+                address: "测试路".into(),
+                card_valid_from: birth,
+                card_valid_to: None,
+            };
+            platform
+                .import_people(&[(person, None)], "test", now())
+                .await
+                .unwrap();
+            let record = store
+                .registry_by_index(&wz_platform::registry::blind_index(&platform.keys(), &id))
+                .await
+                .unwrap()
+                .unwrap();
+            let device = wz_crypto::Sm2PrivateKey::generate().unwrap();
+            let resp = platform
+                .issue(&record, Level::Lightweight, device.public_key(), None, now())
+                .await
+                .unwrap();
+            let cert = wz_proto::CredentialCert::decode(&resp.credential.0).unwrap();
+            // (device, credential, next counter, passes seen, citizen id)
+            wallets.push((device, cert.body.cred_id, 0u32, 0usize, record.citizen_id));
+        }
+        let enc = platform.keys().encryption.current().public_key().clone();
+        store.close().await;
+        (enc, wallets)
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.join("platform.toml"),
+        format!("tls = \"off\"\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let serve = || {
+        wz(dir)
+            .args(["--config", "platform.toml", "serve"])
+            .env("WZ_MASTER_KEY", master.as_str())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    wz_client::install_tls_provider();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let wait_ready = |http: &reqwest::Client| {
+        rt.block_on(async {
+            for _ in 0..200 {
+                if http.get(format!("{base}/healthz")).send().await.is_ok() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!(
+                "wz serve did not come up: {}",
+                std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+            );
+        });
+    };
+    // One verification: Ok(result name) or Err when the server is gone.
+    let verify =
+        |http: &reqwest::Client,
+         w: &mut (wz_crypto::Sm2PrivateKey, wz_proto::CredentialId, u32, usize, i64)| {
+            w.2 += 1;
+            let qr = QrBody {
+                cred_id: w.1,
+                issued_at: now(),
+                counter: w.2,
+                nonce: wz_crypto::random_array().unwrap(),
+            }
+            .seal(&w.0, &enc)
+            .unwrap();
+            let body = serde_json::to_vec(&VerifyRequest {
+                mode: AuthMode::QR,
+                qr: Some(qr),
+                face_frames: vec![],
+                challenge_id: None,
+                pin_block: None,
+                items: None,
+                card_data: None,
+            })
+            .unwrap();
+            let target = RequestTarget {
+                method: "POST",
+                path: "/v1/verify",
+                body: &body,
+            };
+            let auth = RequestAuth::sign(
+                &rp_key,
+                "gate",
+                &target,
+                now(),
+                &wz_proto::signed_http::new_nonce().unwrap(),
+            )
+            .unwrap();
+            rt.block_on(async {
+                let mut req = http.post(format!("{base}/v1/verify")).body(body.clone());
+                for (k, v) in auth.to_headers() {
+                    req = req.header(k, v);
+                }
+                let resp = req.send().await.map_err(|_| ())?;
+                let bytes = resp.bytes().await.map_err(|_| ())?;
+                let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| ())?;
+                Ok::<String, ()>(v["result"].as_str().unwrap_or("?").to_owned())
+            })
+        };
+
+    let mut seed = 0xdead_beef_u64 ^ u64::from(std::process::id());
+    let mut killed_mid_flight = 0;
+    for _ in 0..trials() {
+        let mut server = serve();
+        wait_ready(&http);
+        // Traffic from a second thread while this one kills the server.
+        let delay = spread(&mut seed, 1500) + Duration::from_millis(100);
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            let _ = server.kill();
+            let _ = server.wait();
+        });
+        let mut i = 0usize;
+        loop {
+            let n = wallets.len();
+            let w = &mut wallets[i % n];
+            i += 1;
+            match verify(&http, w) {
+                Ok(r) if r == "pass" => w.3 += 1,
+                Ok(r) => panic!("unexpected verdict before the crash: {r}"),
+                Err(()) => {
+                    killed_mid_flight += 1;
+                    break;
+                }
+            }
+        }
+        killer.join().unwrap();
+        // After a restart every wallet's next QR passes.
+        let mut server = serve();
+        wait_ready(&http);
+        for w in &mut wallets {
+            assert_eq!(verify(&http, w).as_deref(), Ok("pass"));
+            w.3 += 1;
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        let check = run(dir, &["--config", "platform.toml", "admin", "check"]);
+        assert!(check.contains("consistent"), "after a kill of wz serve: {check}");
+    }
+    // Every pass a client saw is in the citizen's history.
+    rt.block_on(async {
+        let store = wz_store::Store::connect(&url).await.unwrap();
+        for w in &wallets {
+            let history = store.history(w.4, 10_000).await.unwrap();
+            let passes = history.iter().filter(|h| h.result == 0).count();
+            assert!(
+                passes >= w.3,
+                "citizen {}: {passes} passes stored, {} received",
+                w.4,
+                w.3
+            );
+        }
+        store.close().await;
+    });
+    eprintln!(
+        "{} trials, {killed_mid_flight} with traffic in flight at the kill",
+        trials()
+    );
 }
