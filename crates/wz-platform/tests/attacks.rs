@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use common::*;
 use wz_crypto::Sm2PrivateKey;
 use wz_proto::api::{Bytes, HistoryEntry, ReleasedAttributes, ResumeRequest, SyncResponse, VerifyRequest};
-use wz_proto::{CivilDate, CredentialPin, IdNumber, QrBody, RequestAuth, RequestTarget};
+use wz_proto::{CivilDate, CredentialPin, IdNumber, QrBody};
 use wz_store::Backend;
 
 /// Everything the platform logged while this test binary ran.
@@ -271,27 +271,9 @@ async fn attack_suite(b: Backend) {
         .signed_post("/v1/verify", "cafe", &cafe, &body, None, now() + 3600)
         .await;
     record("request timestamp an hour ahead", "request_expired", code_of(&r));
-    let target = RequestTarget {
-        method: "POST",
-        path: "/v1/verify",
-        body: &body,
-    };
-    let auth = RequestAuth::sign(
-        &cafe,
-        "cafe",
-        &target,
-        now(),
-        &wz_proto::signed_http::new_nonce().unwrap(),
-    )
-    .unwrap();
-    let mut req = e
-        .http
-        .post(format!("{}/v1/verify", e.base))
-        .body(br#"{"mode":"0x04"}"#.to_vec());
-    for (k, v) in auth.to_headers() {
-        req = req.header(k, v);
-    }
-    let r = req.send().await.unwrap().bytes().await.unwrap();
+    let (_, r) = e
+        .post_swapped_body("/v1/verify", "cafe", &cafe, &body, br#"{"mode":"0x04"}"#)
+        .await;
     record("body changed after signing", "rp_signature_invalid", code_of(&r));
     let nonce = wz_proto::signed_http::new_nonce().unwrap();
     let _ = e

@@ -23,9 +23,7 @@ use wz_proto::api::{
     Bytes, Challenge, HistoryEntry, LivenessAction, ReleasedAttributes, SyncResponse, VerifyRequest,
     VerifyVerdict,
 };
-use wz_proto::{
-    AuthMode, CardData, CivilDate, CredentialPin, IdNumber, RequestAuth, RequestTarget, ResultCode, Sex,
-};
+use wz_proto::{AuthMode, CardData, CivilDate, CredentialPin, IdNumber, ResultCode, Sex};
 use wz_store::Backend;
 
 wz_store::on_both!(
@@ -1258,29 +1256,10 @@ async fn request_level_faults(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), 400);
     // Bad signature: body changed after signing.
-    let target = RequestTarget {
-        method: "POST",
-        path: "/v1/verify",
-        body: &body,
-    };
-    let auth = RequestAuth::sign(
-        &cafe,
-        "cafe",
-        &target,
-        now(),
-        &wz_proto::signed_http::new_nonce().unwrap(),
-    )
-    .unwrap();
-    let mut req = e
-        .http
-        .post(format!("{}/v1/verify", e.base))
-        .body(b"{\"mode\":\"0x04\"}".to_vec());
-    for (k, v) in auth.to_headers() {
-        req = req.header(k, v);
-    }
-    let r = req.send().await.unwrap();
-    assert_eq!(r.status(), 401);
-    assert_eq!(problem(&r.bytes().await.unwrap()), "rp_signature_invalid");
+    let (s, r) = e
+        .post_swapped_body("/v1/verify", "cafe", &cafe, &body, b"{\"mode\":\"0x04\"}")
+        .await;
+    assert_eq!((s, problem(&r).as_str()), (401, "rp_signature_invalid"));
 
     // A retry of the same signed request gets the same verdict (same serial).
     let nonce = wz_proto::signed_http::new_nonce().unwrap();

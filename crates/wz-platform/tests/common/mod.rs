@@ -215,6 +215,37 @@ impl Env {
         key
     }
 
+    /// Signs `signed` as `rp_id` but sends `sent` (a body changed after
+    /// signing); returns status and body.
+    pub async fn post_swapped_body(
+        &self,
+        path: &str,
+        rp_id: &str,
+        key: &Sm2PrivateKey,
+        signed: &[u8],
+        sent: &[u8],
+    ) -> (u16, Vec<u8>) {
+        let target = RequestTarget {
+            method: "POST",
+            path,
+            body: signed,
+        };
+        let auth = RequestAuth::sign(
+            key,
+            rp_id,
+            &target,
+            now(),
+            &wz_proto::signed_http::new_nonce().unwrap(),
+        )
+        .unwrap();
+        let mut req = self.http.post(format!("{}{path}", self.base)).body(sent.to_vec());
+        for (k, v) in auth.to_headers() {
+            req = req.header(k, v);
+        }
+        let r = req.send().await.unwrap();
+        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+    }
+
     /// Sends a request signed as `rp_id` with `key`; returns status, headers, body.
     pub async fn signed_post(
         &self,
