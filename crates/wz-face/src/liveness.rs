@@ -49,12 +49,12 @@ pub struct LivenessRules {
     pub frontal: f32,
     /// |yaw| at least this for a turn.
     pub turn: f32,
-    /// Every frame's similarity to the first at least this. 0.55 sits near
-    /// the EER threshold on the LFW development set; turned heads lower the
-    /// score (0.64 and 0.70 for one person's turned photos), and in
-    /// development another man's strongly turned photo scored 0.61 against a
-    /// frontal one, so this guards against swapped faces, not against a
-    /// look-alike: identity itself is settled by the registry comparison.
+    /// Every frame's similarity to the first at least this: near the
+    /// default model's equal-error point on the LFW development set (each
+    /// model has its own: [`crate::pipeline::FaceModel::same_person`], which
+    /// the engine applies). Turned heads lower the score, so this guards
+    /// against swapped faces, not against a look-alike: identity itself is
+    /// settled by the registry comparison.
     pub same_person: f32,
     /// The yaw range across frames at least this …
     pub min_motion: f32,
@@ -72,7 +72,7 @@ impl Default for LivenessRules {
         Self {
             frontal: 0.2,
             turn: 0.25,
-            same_person: 0.55,
+            same_person: crate::pipeline::FaceModel::DlibResnet.same_person(),
             min_motion: 0.2,
             min_mouth_motion: 0.3,
             mouth_open: 0.45,

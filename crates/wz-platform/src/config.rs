@@ -153,7 +153,12 @@ pub struct PlatformConfig {
     /// Folder holding the face models (`wz models fetch` fills it);
     /// default `$WZ_MODELS_DIR/human-3.3.6` or `~/.cache/wangzheng/models/human-3.3.6`.
     pub models_dir: Option<String>,
-    /// An operator's ONNX face embedder in place of the package's faceres:
+    /// The packaged face embedder: `mobilefacenet` (default) or `faceres`
+    /// (the first one; for registries whose templates it made). Switching
+    /// needs `wz admin reenrol-templates` and, with a calibrated
+    /// `face_threshold`, a new calibration.
+    pub face_model: Option<String>,
+    /// An operator's ONNX face embedder in place of the packaged one:
     /// the `[face_embedder]` table, read by the face engine (fields in
     /// docs/face-models.md). Needs a calibrated `face_threshold`.
     pub face_embedder: Option<toml::Table>,
@@ -202,6 +207,7 @@ impl Default for PlatformConfig {
             max_body_bytes: 4 * 1024 * 1024,
             log_json: false,
             face_threshold: None,
+            face_model: None,
             models_dir: None,
             face_embedder: None,
             liveness_actions: None,

@@ -70,6 +70,11 @@ pub trait FaceEngine: Send + Sync {
     fn capture_live(&self, frames: &[Vec<u8>], actions: &[LivenessAction]) -> Result<LiveCapture, FaceError>;
     /// A captured probe against a stored template.
     fn compare(&self, probe: &[u8], template: &[u8]) -> Result<FaceMatch, FaceError>;
+    /// A score at or above this means the frame is a copy of the stored
+    /// photo, not a capture: no two captures of a face are that close.
+    fn near_identical(&self) -> f32 {
+        crate::face_check::NEAR_IDENTICAL_SCORE
+    }
 }
 
 /// Stands in while no engine is configured: every call is `Unavailable`.

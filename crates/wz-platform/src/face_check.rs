@@ -12,9 +12,9 @@ use crate::face::{FaceError, LiveCapture};
 use crate::platform::{Platform, err};
 
 /// Similarity at or above which a "live" frame is taken for a copy of the
-/// stored photo. Two captures of one face score below it (checked on the
-/// test photos in `wz-face`'s tests); the photo against its own template
-/// scores 1.0.
+/// stored photo, for an engine that names no bound of its own
+/// ([`crate::face::FaceEngine::near_identical`]). Two captures of one face
+/// score below it; the photo against its own template scores 1.0.
 pub const NEAR_IDENTICAL_SCORE: f32 = 0.995;
 
 impl Platform {
@@ -49,7 +49,9 @@ impl Platform {
             "registry has no face template for this citizen",
         ))?;
         if record.record.template_model.as_deref() != Some(self.face.model_id()) {
-            tracing::warn!("a registry template was made by another face model: re-import the registry");
+            tracing::warn!(
+                "a registry template was made by another face model: run `wz admin reenrol-templates`"
+            );
             return Err(err(
                 FaceError::ModelMismatch.result_code(),
                 "registry template was made by another model",
@@ -61,7 +63,7 @@ impl Platform {
             .map_err(|e| err(e.result_code(), "face engine could not compare the capture"))?;
         // A live capture is never pixel-for-pixel the registry or card photo:
         // a near-perfect score means that photo itself was sent.
-        if m.score >= NEAR_IDENTICAL_SCORE {
+        if m.score >= self.face.near_identical() {
             self.security_event(ResultCode::PresentationAttack, None);
             return Err(err(
                 ResultCode::PresentationAttack,

@@ -25,6 +25,7 @@ mod wallet;
 pub use config::{AdminToken, HsmSettings, PlatformConfig, TlsMode, TlsSuites};
 pub use error::{PlatformError, Result};
 pub use face_check::NEAR_IDENTICAL_SCORE;
+pub use people::ReenrolReport;
 pub use platform::{
     Housekeeping, Platform, RpRegistration, SignedReply, audit_status_at, china_date, consistency_at,
 };

@@ -9,6 +9,17 @@ use crate::registry::{Person, blind_index, open_person, open_photo, seal_record}
 
 use crate::platform::{Platform, err};
 
+/// What [`Platform::reenrol_templates`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReenrolReport {
+    /// The model the templates are now made by.
+    pub model: String,
+    /// Templates rebuilt.
+    pub rebuilt: u64,
+    /// Photos in which the engine found no usable face (old template kept).
+    pub refused: u64,
+}
+
 impl Platform {
     /// Seals one registry person (and photo) into a record, with a face
     /// template when the engine is configured. A photo in which the engine
@@ -63,6 +74,49 @@ impl Platform {
             return Ok(None);
         };
         Ok(Some((open_person(&keys, &rec)?, open_photo(&keys, &rec)?)))
+    }
+
+    /// Rebuilds every registry template that is missing or was made by
+    /// another model with the configured engine, `batch` records a
+    /// transaction (each audited). Resumable: a rerun after an interruption
+    /// finds only what is still stale. A photo the engine finds no usable
+    /// face in keeps its old template and is counted in `refused`.
+    /// `progress(done, total)` is called after every batch.
+    pub async fn reenrol_templates(
+        &self,
+        batch: u32,
+        actor: &str,
+        now: u64,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<ReenrolReport> {
+        let model = self.face.model_id().to_owned();
+        let total = self.store.count_stale_templates(&model).await?;
+        let keys = self.keys();
+        let mut report = ReenrolReport::default();
+        let mut after = 0i64;
+        loop {
+            let records = self
+                .store
+                .stale_templates_after(&model, after, batch.max(1))
+                .await?;
+            let Some(last) = records.last() else { break };
+            after = last.citizen_id;
+            let mut rebuilt = Vec::with_capacity(records.len());
+            for rec in &records {
+                let Some(photo) = open_photo(&keys, rec)? else {
+                    continue;
+                };
+                match self.template(&photo).await {
+                    Ok(t) => rebuilt.push((rec.citizen_id, t)),
+                    Err(e) if e.code == ResultCode::Unavailable => return Err(e),
+                    Err(_) => report.refused += 1,
+                }
+            }
+            report.rebuilt += self.store.replace_templates(&rebuilt, &model, actor, now).await?;
+            progress(report.rebuilt + report.refused, total);
+        }
+        report.model = model;
+        Ok(report)
     }
 
     pub(crate) async fn template(&self, photo: &[u8]) -> Result<Vec<u8>> {

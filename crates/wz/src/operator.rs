@@ -91,6 +91,15 @@ pub enum AdminCommand {
     HsmKeygen,
     /// Rotate the platform's `signing` or `encryption` key.
     RotateKey { usage: String },
+    /// Rebuild every registry face template made by another model (or
+    /// missing) with the configured face model, from the sealed registry
+    /// photos: after switching `face_model`, no re-import needed.
+    /// Resumable (a rerun does only what is left) and audited per batch.
+    ReenrolTemplates {
+        /// Records per transaction.
+        #[arg(long, default_value_t = 100)]
+        batch: u32,
+    },
     /// Revoke every live credential of a citizen (RPs then see
     /// `credential_revoked`; the wallet wipes itself at its next sync).
     RevokeCitizen {
@@ -262,6 +271,33 @@ pub async fn admin(config: &PlatformConfig, cmd: AdminCommand, out: &mut impl Wr
                 "new current {} key {id}; the previous one drains for {} s",
                 usage.as_str(),
                 config.key_drain_secs
+            )?;
+            platform.store().close().await;
+        }
+        AdminCommand::ReenrolTemplates { batch } => {
+            let platform = env::open_platform(config, env::Faces::Load).await?;
+            let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                indicatif::ProgressBar::new(0)
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} templates  {per_sec}  eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let report = platform
+                .reenrol_templates(batch, "operator-cli", env::now(), |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await?;
+            bar.finish_and_clear();
+            writeln!(
+                out,
+                "{} templates rebuilt with {}; {} photos without a usable face kept their old template",
+                report.rebuilt, report.model, report.refused
             )?;
             platform.store().close().await;
         }

@@ -14,16 +14,12 @@ pub async fn run(config: PlatformConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let (face_model, face_threshold) = crate::face::describe(&config)?;
     tracing::info!(
         %addr,
         backend = ?platform.store().backend(),
-        face_model = config
-            .face_embedder
-            .as_ref()
-            .and_then(|e| e.get("model_id"))
-            .and_then(toml::Value::as_str)
-            .unwrap_or(wz_face::engine::MODEL_ID),
-        face_threshold = config.face_threshold.unwrap_or(wz_face::engine::DEFAULT_THRESHOLD),
+        face_model,
+        face_threshold,
         "wz serve listening"
     );
     let tls = env::tls_identity(&config)?;

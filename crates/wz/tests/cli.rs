@@ -151,3 +151,140 @@ fn terminal_verify_qr_only_needs_no_frames() {
         .clone();
     assert!(String::from_utf8_lossy(&out).contains("--frontal"));
 }
+
+/// A labelled set of links (never copies) to photos outside the project.
+fn linked_set(people: &[(&str, Vec<std::path::PathBuf>)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, photos) in people {
+        let d = dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        for p in photos {
+            std::os::unix::fs::symlink(p, d.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+fn pad_eval(dir: &std::path::Path) -> String {
+    let out = wz()
+        .args(["face", "pad-eval"])
+        .arg(dir)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
+/// `wz face pad-eval` on the photos setup.sh provides: two people, frontal
+/// only, so there is no bona fide head-turn sequence (said, not faked), and
+/// the replayed and the moved registry photo are both refused.
+#[test]
+fn pad_eval_on_the_setup_photos() {
+    let faces = wz_face::default_models_dir().join("../../test-faces/face_recognition-1.3.0");
+    if !faces.join("obama.jpg").is_file() {
+        eprintln!("skipped: test photos not installed (scripts/setup.sh)");
+        return;
+    }
+    let set = linked_set(&[
+        (
+            "person-a",
+            ["obama.jpg", "obama2.jpg", "obama3.jpg"]
+                .iter()
+                .map(|f| faces.join(f))
+                .collect(),
+        ),
+        ("person-b", vec![faces.join("biden.jpg")]),
+    ]);
+    let report = pad_eval(set.path());
+    assert!(
+        report.contains("BPCER n/a (0 bona fide presentations): no identity with turned heads"),
+        "{report}"
+    );
+    assert!(
+        report.contains("APCER   0.00%  replay of the registry photo     (2 presentations)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("APCER   0.00%  one photo moved across frames    (2 presentations)"),
+        "{report}"
+    );
+    assert!(report.contains("recaptured screen (SYNTHETIC)"), "{report}");
+    // A folder with no readable photo is refused, not measured.
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::create_dir(empty.path().join("nobody")).unwrap();
+    wz().args(["face", "pad-eval"])
+        .arg(empty.path())
+        .assert()
+        .failure();
+}
+
+/// On a slice of the LFW development set (skipped where it is absent): real
+/// head turns give bona fide sequences, so BPCER and every APCER are figures.
+#[test]
+fn pad_eval_on_a_development_slice() {
+    let lfw = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faces/lfw-dev");
+    if !lfw.is_dir() {
+        eprintln!("skipped: LFW development set not present beside the project");
+        return;
+    }
+    let mut people: Vec<(String, Vec<std::path::PathBuf>)> = std::fs::read_dir(&lfw)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| {
+            let mut photos: Vec<_> = std::fs::read_dir(&p)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            photos.sort();
+            (p.file_name().unwrap().to_string_lossy().into_owned(), photos)
+        })
+        .collect();
+    people.sort();
+    people.truncate(16);
+    let borrowed: Vec<(&str, Vec<std::path::PathBuf>)> =
+        people.iter().map(|(n, p)| (n.as_str(), p.clone())).collect();
+    let set = linked_set(&borrowed);
+    let report = pad_eval(set.path());
+    let bona = report.lines().find(|l| l.starts_with("BPCER")).unwrap();
+    assert!(!bona.contains("n/a"), "{report}");
+    assert!(
+        report.contains("APCER   0.00%  replay of the registry photo"),
+        "{report}"
+    );
+}
+
+/// `wz face eval` refuses a set it cannot measure instead of printing
+/// figures, and reads PGM (the ORL / AT&T format).
+#[test]
+fn face_eval_refuses_an_unreadable_set_and_reads_pgm() {
+    let dir = tempfile::tempdir().unwrap();
+    let person = dir.path().join("s1");
+    std::fs::create_dir(&person).unwrap();
+    std::fs::write(person.join("1.txt"), b"not a photo").unwrap();
+    let out = wz()
+        .args(["face", "eval"])
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8(out).unwrap().contains("no readable face image"));
+    // A grey PGM is read (it has no face, so the set still measures nothing).
+    let mut pgm = b"P5\n64 64\n255\n".to_vec();
+    pgm.extend(std::iter::repeat_n(128u8, 64 * 64));
+    std::fs::write(person.join("1.pgm"), &pgm).unwrap();
+    let out = wz()
+        .args(["face", "eval"])
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(err.contains("0 of 1 images gave a face"), "{err}");
+}

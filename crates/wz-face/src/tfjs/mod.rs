@@ -28,6 +28,7 @@ use tract_tensorflow::tfpb::tensorflow::{AttrValue, GraphDef, NodeDef, TensorPro
 
 use crate::error::{FaceEngineError, Result};
 
+pub mod dlib;
 mod weights;
 use weights::weights;
 

@@ -94,4 +94,80 @@ impl Store {
             .try_get("n")?;
         Ok(uts(n))
     }
+
+    /// Records with a photo whose face template is missing or was made by
+    /// another model than `model`: what `wz admin reenrol-templates` still
+    /// has to rebuild.
+    pub async fn count_stale_templates(&self, model: &str) -> Result<u64> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM registry
+             WHERE photo IS NOT NULL AND (template_model IS NULL OR template_model <> $1)",
+        )
+        .bind(model)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        Ok(uts(n))
+    }
+
+    /// Up to `limit` such records with a citizen id above `after`, in id
+    /// order (a cursor, so one pass visits each record once).
+    pub async fn stale_templates_after(
+        &self,
+        model: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<RegistryRecord>> {
+        let rows = sqlx::query(concat!(
+            registry_select!(),
+            " WHERE citizen_id > $1 AND photo IS NOT NULL AND (template_model IS NULL OR template_model <> $2)
+              ORDER BY citizen_id LIMIT $3"
+        ))
+        .bind(after)
+        .bind(model)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::registry_from_row).collect()
+    }
+
+    /// Stores rebuilt templates (`citizen_id`, template) made by `model` in
+    /// one transaction with one audit entry (`registry.reenrol-templates`).
+    /// A record already holding a template of `model` is left as it is, so a
+    /// rerun after a crash changes nothing twice. Returns how many changed.
+    pub async fn replace_templates(
+        &self,
+        rows: &[(i64, Vec<u8>)],
+        model: &str,
+        actor: &str,
+        now: u64,
+    ) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let mut changed = 0;
+        for (citizen_id, template) in rows {
+            changed += sqlx::query(
+                "UPDATE registry SET face_template = $1, template_model = $2
+                 WHERE citizen_id = $3 AND (template_model IS NULL OR template_model <> $2)",
+            )
+            .bind(template.clone())
+            .bind(model)
+            .bind(*citizen_id)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        }
+        if changed > 0 {
+            tx.audit(
+                &AuditNote::new(
+                    actor,
+                    "registry.reenrol-templates",
+                    format!("rows={changed} model={model}"),
+                ),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
 }

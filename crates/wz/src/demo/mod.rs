@@ -181,12 +181,9 @@ pub async fn run(
         identity.fingerprint_hex().get(..16).unwrap_or_default(),
         data.join("platform.db").display()
     ))?;
+    let (face_model, face_threshold) = crate::face::describe(&config)?;
     out.line(&format!(
-        "face model {} at threshold {:.4} (FAR 1e-4 on the LFW development set)",
-        wz_face::engine::MODEL_ID,
-        config
-            .face_threshold
-            .unwrap_or(wz_face::engine::DEFAULT_THRESHOLD)
+        "face model {face_model} at threshold {face_threshold:.4} (FAR 1e-4 on the LFW development set)"
     ))?;
 
     // ---------------------------------------------------------- registry
