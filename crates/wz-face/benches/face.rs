@@ -1,7 +1,8 @@
 //! Face engine speed: detection on a 640×480 frame, align + embed of one
-//! face, and a full 1:1 verification of two encoded photos. Needs the models
-//! (`scripts/setup.sh`) and, for real faces, the LFW development set beside
-//! the project.
+//! face with each packaged embedder (the default beside the previous one,
+//! in the same run), and a full 1:1 verification of two encoded photos.
+//! Needs the models and test photos (`scripts/setup.sh`); uses the LFW
+//! development set beside the project when it is there.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,17 +14,34 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use wz_face::pipeline::{FaceModels, Rgb, cosine, decode};
+use wz_face::pipeline::{FaceModel, FaceModels, Rgb, cosine, decode};
 
-fn models() -> FaceModels {
-    FaceModels::load(&wz_face::default_models_dir()).expect("face models missing: run scripts/setup.sh")
+fn models(model: FaceModel) -> FaceModels {
+    FaceModels::load_with(&wz_face::default_models_dir(), model, None)
+        .expect("face models missing: run scripts/setup.sh")
 }
 
-fn photo(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/faces/lfw-dev")
-        .join(name);
-    std::fs::read(&p).expect("LFW development set beside the project")
+/// Two photos of one person: LFW's when present, else setup.sh's.
+fn photos() -> (Vec<u8>, Vec<u8>) {
+    let lfw =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faces/lfw-dev/Aaron_Peirsol");
+    let dir = if lfw.is_dir() {
+        lfw
+    } else {
+        wz_face::default_models_dir().join("../../test-faces/face_recognition-1.3.0")
+    };
+    let read = |names: [&str; 2]| {
+        names
+            .iter()
+            .map(|n| std::fs::read(dir.join(n)))
+            .collect::<Result<Vec<_>, _>>()
+            .ok()
+    };
+    let mut two = read(["1.jpg", "2.jpg"])
+        .or_else(|| read(["obama.jpg", "obama2.jpg"]))
+        .expect("test photos missing: run scripts/setup.sh");
+    let b = two.pop().unwrap();
+    (two.pop().unwrap(), b)
 }
 
 /// A 640×480 frame with the photo pasted in the middle, as a camera frame.
@@ -46,23 +64,27 @@ fn frame(face: &Rgb) -> Rgb {
 }
 
 fn bench(c: &mut Criterion) {
-    let m = models();
-    let a = photo("Aaron_Peirsol/1.jpg");
-    let b = photo("Aaron_Peirsol/2.jpg");
+    let m = models(FaceModel::default());
+    let (a, b) = photos();
     let img = frame(&decode(&a).unwrap());
     let det = m.detect(&img).unwrap()[0];
     c.bench_function("detect_640x480", |bench| {
         bench.iter(|| m.detect(black_box(&img)).unwrap())
     });
-    c.bench_function("align_and_embed", |bench| {
-        bench.iter(|| m.embed(black_box(&img), &det).unwrap())
-    });
-    c.bench_function("detect_align_embed_640x480", |bench| {
-        bench.iter(|| {
-            let d = m.detect(black_box(&img)).unwrap()[0];
-            m.embed(&img, &d).unwrap()
+    // Every packaged embedder in the same run: the default first, then the
+    // engine's previous one (faceres) as the baseline.
+    for model in FaceModel::ALL {
+        let mm = models(model);
+        c.bench_function(&format!("align_and_embed/{}", model.name()), |bench| {
+            bench.iter(|| mm.embed(black_box(&img), &det).unwrap())
         });
-    });
+        c.bench_function(&format!("detect_align_embed_640x480/{}", model.name()), |bench| {
+            bench.iter(|| {
+                let d = mm.detect(black_box(&img)).unwrap()[0];
+                mm.embed(&img, &d).unwrap()
+            });
+        });
+    }
     c.bench_function("facemesh_landmarks", |bench| {
         bench.iter(|| m.landmarks(black_box(&img), &det).unwrap())
     });

@@ -145,7 +145,7 @@ impl Engine {
         gates: &QualityGates,
         mouth: bool,
         spoof: bool,
-    ) -> Result<Result<(Observation, Option<f32>), CaptureFault>> {
+    ) -> Result<Result<(Observation, Passive), CaptureFault>> {
         let img: Rgb = match decode(bytes) {
             Ok(i) => i,
             Err(f) => return Ok(Err(f)),
@@ -159,10 +159,13 @@ impl Engine {
         if let Err(f) = gates.check(&q) {
             return Ok(Err(f));
         }
-        let spoof_score = if spoof {
-            self.models.antispoof_score(&img, &det)?
+        let passive = if spoof {
+            Passive {
+                antispoof: self.models.antispoof_score(&img, &det)?,
+                liveness: self.models.liveness_score(&img, &det)?,
+            }
         } else {
-            None
+            Passive::default()
         };
         // One face-mesh run serves both the mouth and the alignment.
         let landmarks = self.models.landmarks(&img, &det)?;
@@ -177,7 +180,7 @@ impl Engine {
                 mouth,
                 embedding: self.models.embed_with(&img, &det, landmarks.as_deref())?,
             },
-            spoof_score,
+            passive,
         )))
     }
 
@@ -217,13 +220,15 @@ impl Engine {
             ..self.gates
         };
         let mut seen = Vec::with_capacity(frames.len());
-        let mut spoof_score = None;
+        let mut passive = Passive::default();
         for (i, f) in frames.iter().enumerate() {
             let gates = if i == 0 { &self.gates } else { &turned };
             match self.observe_scored(f, gates, true, i == 0)? {
-                Ok((o, s)) => {
+                Ok((o, p)) => {
                     seen.push(o);
-                    spoof_score = spoof_score.or(s);
+                    if i == 0 {
+                        passive = p;
+                    }
                 }
                 Err(fault) => return Ok(Err(fault)),
             }
@@ -238,7 +243,8 @@ impl Engine {
         Ok(Ok(LiveObservation {
             liveness,
             embedding: seen.into_iter().next().map(|o| o.embedding).unwrap_or_default(),
-            spoof_score,
+            spoof_score: passive.antispoof,
+            liveness_score: passive.liveness,
         }))
     }
 
@@ -283,6 +289,16 @@ pub struct LiveObservation {
     pub embedding: Vec<f32>,
     /// Passive anti-spoofing score of the first frame, when installed.
     pub spoof_score: Option<f32>,
+    /// The `liveness` model's score of the first frame, when installed
+    /// (measured by `wz face pad-eval`; gates nothing).
+    pub liveness_score: Option<f32>,
+}
+
+/// The passive models' scores of one frame.
+#[derive(Debug, Clone, Copy, Default)]
+struct Passive {
+    antispoof: Option<f32>,
+    liveness: Option<f32>,
 }
 
 fn parse_template(bytes: &[u8]) -> Option<Vec<f32>> {

@@ -73,6 +73,8 @@ pub struct Decision {
     pub accepted: bool,
     /// The passive anti-spoofing score of the first frame, when measured.
     pub spoof_score: Option<f32>,
+    /// The `liveness` model's score of the first frame, when measured.
+    pub liveness_score: Option<f32>,
 }
 
 /// What `pad-eval` measured.
@@ -112,13 +114,13 @@ impl PadReport {
 }
 
 impl PadReport {
-    /// What gating on the passive anti-spoofing score would do: the
+    /// What gating on a passive score (`score` of each decision) would do: the
     /// threshold that refuses at most 5 % of the bona fide presentations
     /// that reached it, and the share of each attack type's presentations
     /// (that reached it) it would still accept. `None` without scores.
     #[must_use]
-    pub fn passive_gate(&self) -> Option<PassiveGate> {
-        let mut bona: Vec<f32> = self.bona_fide.iter().filter_map(|d| d.spoof_score).collect();
+    pub fn passive_gate(&self, score: fn(&Decision) -> Option<f32>) -> Option<PassiveGate> {
+        let mut bona: Vec<f32> = self.bona_fide.iter().filter_map(score).collect();
         if bona.is_empty() {
             return None;
         }
@@ -128,7 +130,7 @@ impl PadReport {
             .attacks
             .iter()
             .map(|(a, d)| {
-                let scored: Vec<f32> = d.iter().filter_map(|d| d.spoof_score).collect();
+                let scored: Vec<f32> = d.iter().filter_map(score).collect();
                 let passed = (!scored.is_empty())
                     .then(|| scored.iter().filter(|s| **s >= t).count() as f64 / scored.len() as f64);
                 (*a, passed)
@@ -261,6 +263,7 @@ fn decide(
             return Ok(Decision {
                 accepted: false,
                 spoof_score: None,
+                liveness_score: None,
             });
         }
     };
@@ -274,6 +277,7 @@ fn decide(
     Ok(Decision {
         accepted: obs.liveness.is_none() && !copy,
         spoof_score: obs.spoof_score,
+        liveness_score: obs.liveness_score,
     })
 }
 

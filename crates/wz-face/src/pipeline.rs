@@ -16,6 +16,7 @@ pub const MAX_SIDE: u32 = 4096;
 const DET_SIZE: usize = 256;
 const EMB_SIZE: usize = 224;
 const SPOOF_SIZE: usize = 128;
+const LIVENESS_SIZE: usize = 32;
 const MESH_SIZE: usize = 192;
 /// Face-mesh crop side as a multiple of the detector box side.
 pub const MESH_CROP: f32 = 1.6;
@@ -250,6 +251,8 @@ pub struct FaceModels {
     mesh: Option<Arc<TypedRunnableModel>>,
     /// The package's passive anti-spoofing model, if its files are present.
     antispoof: Option<Arc<TypedRunnableModel>>,
+    /// The `liveness` model of `human-models`, if its files are present.
+    liveness: Option<Arc<TypedRunnableModel>>,
     /// Anchor centres (x, y) in [0, 1] for the 512 + 384 detector outputs.
     anchors: Arc<Vec<(f32, f32)>>,
 }
@@ -330,6 +333,12 @@ impl FaceModels {
             antispoof: if dir.join("antispoof.json").is_file() {
                 let g = tfjs::load_graph(dir, "antispoof")?;
                 Some(tfjs::runnable(&g, &[1, SPOOF_SIZE, SPOOF_SIZE, 3], None)?)
+            } else {
+                None
+            },
+            liveness: if dir.join("liveness.json").is_file() {
+                let g = tfjs::load_graph(dir, "liveness")?;
+                Some(tfjs::runnable(&g, &[1, LIVENESS_SIZE, LIVENESS_SIZE, 3], None)?)
             } else {
                 None
             },
@@ -609,6 +618,32 @@ impl FaceModels {
             .first()
             .and_then(|t| t.to_plain_array_view::<f32>().ok()?.iter().next().copied())
             .ok_or_else(|| inf("no antispoof output"))?;
+        Ok(Some(score))
+    }
+
+    /// The `liveness` model's score for one face (the first of its two
+    /// softmax outputs, as the `human` package reads it), or `None` without
+    /// the model. Input as for anti-spoofing, at 32 × 32. Measured by
+    /// `wz face pad-eval`, gates nothing.
+    pub fn liveness_score(&self, img: &Rgb, det: &Detection) -> Result<Option<f32>> {
+        let Some(model) = &self.liveness else {
+            return Ok(None);
+        };
+        let side = (det.bbox[2] - det.bbox[0]).max(det.bbox[3] - det.bbox[1]) * SPOOF_CROP;
+        let (x0, y0) = (
+            (det.bbox[0] + det.bbox[2]) / 2.0 - side / 2.0,
+            (det.bbox[1] + det.bbox[3]) / 2.0 - side / 2.0,
+        );
+        let step = side / LIVENESS_SIZE as f32;
+        let input =
+            tract_ndarray::Array4::from_shape_fn((1, LIVENESS_SIZE, LIVENESS_SIZE, 3), |(_, y, x, c)| {
+                img.sample(x0 + (x as f32 + 0.5) * step, y0 + (y as f32 + 0.5) * step, c) / 255.0
+            });
+        let out = model.run(tvec!(input.into_tensor().into())).map_err(inf)?;
+        let score = out
+            .first()
+            .and_then(|t| t.to_plain_array_view::<f32>().ok()?.iter().next().copied())
+            .ok_or_else(|| inf("no liveness output"))?;
         Ok(Some(score))
     }
 

@@ -114,21 +114,25 @@ pub fn print_pad_report(
         out,
         "recaptured screens are synthetic (moiré, bezel, blur, JPEG re-rendered from the stills), not captures of real screens"
     )?;
-    match r.passive_gate() {
-        Some(gate) => {
-            writeln!(
-                out,
-                "passive anti-spoof score (advisory, gates nothing): at {:.3} (refusing 5% of bona fide) it would pass:",
-                gate.threshold
-            )?;
-            for (attack, passed) in gate.passed {
-                writeln!(out, "  {:>7}  {}", pct(passed), attack.name())?;
+    type Score = fn(&wz_face::pad::Decision) -> Option<f32>;
+    let scores: [(&str, Score); 2] = [
+        ("antispoof", |d| d.spoof_score),
+        ("liveness", |d| d.liveness_score),
+    ];
+    for (name, score) in scores {
+        match r.passive_gate(score) {
+            Some(gate) => {
+                writeln!(
+                    out,
+                    "passive {name} score (advisory, gates nothing): at {:.3} (refusing 5% of bona fide) it would pass:",
+                    gate.threshold
+                )?;
+                for (attack, passed) in gate.passed {
+                    writeln!(out, "  {:>7}  {}", pct(passed), attack.name())?;
+                }
             }
+            None => writeln!(out, "passive {name} score: no bona fide scores to set a gate on")?,
         }
-        None => writeln!(
-            out,
-            "passive anti-spoof score: no bona fide scores to set a gate on"
-        )?,
     }
     Ok(())
 }
