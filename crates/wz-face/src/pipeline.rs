@@ -601,24 +601,10 @@ impl FaceModels {
     /// Input: the detector box, square, [`SPOOF_CROP`] times its side, at
     /// 128 x 128 with values in [0, 1]. Advisory only: see docs/face-models.md.
     pub fn antispoof_score(&self, img: &Rgb, det: &Detection) -> Result<Option<f32>> {
-        let Some(model) = &self.antispoof else {
-            return Ok(None);
-        };
-        let side = (det.bbox[2] - det.bbox[0]).max(det.bbox[3] - det.bbox[1]) * SPOOF_CROP;
-        let (x0, y0) = (
-            (det.bbox[0] + det.bbox[2]) / 2.0 - side / 2.0,
-            (det.bbox[1] + det.bbox[3]) / 2.0 - side / 2.0,
-        );
-        let step = side / SPOOF_SIZE as f32;
-        let input = tract_ndarray::Array4::from_shape_fn((1, SPOOF_SIZE, SPOOF_SIZE, 3), |(_, y, x, c)| {
-            img.sample(x0 + (x as f32 + 0.5) * step, y0 + (y as f32 + 0.5) * step, c) / 255.0
-        });
-        let out = model.run(tvec!(input.into_tensor().into())).map_err(inf)?;
-        let score = out
-            .first()
-            .and_then(|t| t.to_plain_array_view::<f32>().ok()?.iter().next().copied())
-            .ok_or_else(|| inf("no antispoof output"))?;
-        Ok(Some(score))
+        self.antispoof
+            .as_ref()
+            .map(|m| first_output_on_box(m, img, det, SPOOF_SIZE))
+            .transpose()
     }
 
     /// The `liveness` model's score for one face (the first of its two
@@ -626,25 +612,10 @@ impl FaceModels {
     /// the model. Input as for anti-spoofing, at 32 × 32. Measured by
     /// `wz face pad-eval`, gates nothing.
     pub fn liveness_score(&self, img: &Rgb, det: &Detection) -> Result<Option<f32>> {
-        let Some(model) = &self.liveness else {
-            return Ok(None);
-        };
-        let side = (det.bbox[2] - det.bbox[0]).max(det.bbox[3] - det.bbox[1]) * SPOOF_CROP;
-        let (x0, y0) = (
-            (det.bbox[0] + det.bbox[2]) / 2.0 - side / 2.0,
-            (det.bbox[1] + det.bbox[3]) / 2.0 - side / 2.0,
-        );
-        let step = side / LIVENESS_SIZE as f32;
-        let input =
-            tract_ndarray::Array4::from_shape_fn((1, LIVENESS_SIZE, LIVENESS_SIZE, 3), |(_, y, x, c)| {
-                img.sample(x0 + (x as f32 + 0.5) * step, y0 + (y as f32 + 0.5) * step, c) / 255.0
-            });
-        let out = model.run(tvec!(input.into_tensor().into())).map_err(inf)?;
-        let score = out
-            .first()
-            .and_then(|t| t.to_plain_array_view::<f32>().ok()?.iter().next().copied())
-            .ok_or_else(|| inf("no liveness output"))?;
-        Ok(Some(score))
+        self.liveness
+            .as_ref()
+            .map(|m| first_output_on_box(m, img, det, LIVENESS_SIZE))
+            .transpose()
     }
 
     /// Decode, find the main face, embed.
@@ -697,6 +668,29 @@ pub fn main_face(dets: &[Detection], width: usize, height: usize) -> Result<Dete
 /// A second face at least this prominent (relative to the main one) makes
 /// a photo ambiguous.
 pub const COMPARABLE_FACE: f32 = 0.6;
+
+/// A passive model's first output value on the detector box (square,
+/// [`SPOOF_CROP`] times its side) at `size` × `size`, values in [0, 1].
+fn first_output_on_box(
+    model: &Arc<TypedRunnableModel>,
+    img: &Rgb,
+    det: &Detection,
+    size: usize,
+) -> Result<f32> {
+    let side = (det.bbox[2] - det.bbox[0]).max(det.bbox[3] - det.bbox[1]) * SPOOF_CROP;
+    let (x0, y0) = (
+        (det.bbox[0] + det.bbox[2]) / 2.0 - side / 2.0,
+        (det.bbox[1] + det.bbox[3]) / 2.0 - side / 2.0,
+    );
+    let step = side / size as f32;
+    let input = tract_ndarray::Array4::from_shape_fn((1, size, size, 3), |(_, y, x, c)| {
+        img.sample(x0 + (x as f32 + 0.5) * step, y0 + (y as f32 + 0.5) * step, c) / 255.0
+    });
+    let out = model.run(tvec!(input.into_tensor().into())).map_err(inf)?;
+    out.first()
+        .and_then(|t| t.to_plain_array_view::<f32>().ok()?.iter().next().copied())
+        .ok_or_else(|| inf("a passive model gave no output"))
+}
 
 /// One forward pass; the first output as a vector.
 fn run_net(net: &Arc<TypedRunnableModel>, input: tract_ndarray::Array4<f32>) -> Result<Vec<f32>> {

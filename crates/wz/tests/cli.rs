@@ -260,31 +260,26 @@ fn pad_eval_on_a_development_slice() {
 /// figures, and reads PGM (the ORL / AT&T format).
 #[test]
 fn face_eval_refuses_an_unreadable_set_and_reads_pgm() {
+    let refusal = |dir: &std::path::Path| {
+        let out = wz()
+            .args(["face", "eval"])
+            .arg(dir)
+            .assert()
+            .failure()
+            .get_output()
+            .stderr
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
     let dir = tempfile::tempdir().unwrap();
     let person = dir.path().join("s1");
     std::fs::create_dir(&person).unwrap();
     std::fs::write(person.join("1.txt"), b"not a photo").unwrap();
-    let out = wz()
-        .args(["face", "eval"])
-        .arg(dir.path())
-        .assert()
-        .failure()
-        .get_output()
-        .stderr
-        .clone();
-    assert!(String::from_utf8(out).unwrap().contains("no readable face image"));
+    assert!(refusal(dir.path()).contains("no readable face image"));
     // A grey PGM is read (it has no face, so the set still measures nothing).
     let mut pgm = b"P5\n64 64\n255\n".to_vec();
     pgm.extend(std::iter::repeat_n(128u8, 64 * 64));
     std::fs::write(person.join("1.pgm"), &pgm).unwrap();
-    let out = wz()
-        .args(["face", "eval"])
-        .arg(dir.path())
-        .assert()
-        .failure()
-        .get_output()
-        .stderr
-        .clone();
-    let err = String::from_utf8(out).unwrap();
+    let err = refusal(dir.path());
     assert!(err.contains("0 of 1 images gave a face"), "{err}");
 }
