@@ -167,8 +167,13 @@ impl Engine {
         } else {
             Passive::default()
         };
-        // One face-mesh run serves both the mouth and the alignment.
-        let landmarks = self.models.landmarks(&img, &det)?;
+        // One face-mesh run serves both the mouth and the alignment, and
+        // none runs when neither needs it.
+        let landmarks = if mouth || self.models.wants_landmarks() {
+            self.models.landmarks(&img, &det)?
+        } else {
+            None
+        };
         let mouth = if mouth {
             landmarks.as_deref().and_then(liveness::mouth_openness)
         } else {

@@ -506,7 +506,7 @@ impl FaceModels {
     }
 
     /// Whether the embedder needs five-point alignment (and so the landmarks).
-    fn wants_landmarks(&self) -> bool {
+    pub(crate) fn wants_landmarks(&self) -> bool {
         match &self.embedder {
             Embedder::Packaged(model, _) => model.five_point(),
             Embedder::Onnx(o) => o.spec.align == crate::onnx::Alignment::Arcface,
