@@ -67,7 +67,7 @@ impl Attack {
 }
 
 /// One presentation's outcome.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     /// Accepted as a live capture of a person.
     pub accepted: bool,
@@ -75,6 +75,8 @@ pub struct Decision {
     pub spoof_score: Option<f32>,
     /// The `liveness` model's score of the first frame, when measured.
     pub liveness_score: Option<f32>,
+    /// Why it was refused (the engine's own words), when it was.
+    pub refusal: Option<String>,
 }
 
 /// What `pad-eval` measured.
@@ -97,6 +99,20 @@ pub fn rate(decisions: &[Decision], bad: impl Fn(&Decision) -> bool) -> Option<f
 }
 
 impl PadReport {
+    /// The bona fide refusals counted by reason, most frequent first.
+    #[must_use]
+    pub fn bona_fide_refusals(&self) -> Vec<(String, usize)> {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for r in self.bona_fide.iter().filter_map(|d| d.refusal.as_ref()) {
+            match counts.iter_mut().find(|(k, _)| k == r) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((r.clone(), 1)),
+            }
+        }
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        counts
+    }
+
     /// BPCER: bona fide presentations refused.
     #[must_use]
     pub fn bpcer(&self) -> Option<f64> {
@@ -259,11 +275,12 @@ fn decide(
 ) -> Result<Decision> {
     let obs = match engine.observe_live(frames, actions)? {
         Ok(o) => o,
-        Err(_) => {
+        Err(fault) => {
             return Ok(Decision {
                 accepted: false,
                 spoof_score: None,
                 liveness_score: None,
+                refusal: Some(fault.to_string()),
             });
         }
     };
@@ -274,10 +291,16 @@ fn decide(
             .unwrap_or(false),
         None => false,
     };
+    let refusal = match (obs.liveness, copy) {
+        (Some(fault), _) => Some(fault.to_string()),
+        (None, true) => Some("a copy of the stored photo".to_owned()),
+        (None, false) => None,
+    };
     Ok(Decision {
-        accepted: obs.liveness.is_none() && !copy,
+        accepted: refusal.is_none(),
         spoof_score: obs.spoof_score,
         liveness_score: obs.liveness_score,
+        refusal,
     })
 }
 

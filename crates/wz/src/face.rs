@@ -101,6 +101,9 @@ pub fn print_pad_report(
             ""
         }
     )?;
+    for (reason, n) in r.bona_fide_refusals() {
+        writeln!(out, "  bona fide refused {n}x: {reason}")?;
+    }
     for (attack, decisions) in &r.attacks {
         writeln!(
             out,
