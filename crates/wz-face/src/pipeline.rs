@@ -584,15 +584,7 @@ impl FaceModels {
             return Ok(None);
         };
         let crop = Self::aligned(img, det, MESH_SIZE, MESH_CROP).mapv(|v| v / 255.0);
-        let out = model.run(tvec!(crop.into_tensor().into())).map_err(inf)?;
-        let flat: Vec<f32> = out
-            .first()
-            .ok_or_else(|| inf("no mesh output"))?
-            .to_plain_array_view::<f32>()
-            .map_err(inf)?
-            .iter()
-            .copied()
-            .collect();
+        let flat = run_net(model, crop)?;
         Ok(Some(flat.as_chunks::<3>().0.to_vec()))
     }
 
@@ -686,9 +678,9 @@ fn first_output_on_box(
     let input = tract_ndarray::Array4::from_shape_fn((1, size, size, 3), |(_, y, x, c)| {
         img.sample(x0 + (x as f32 + 0.5) * step, y0 + (y as f32 + 0.5) * step, c) / 255.0
     });
-    let out = model.run(tvec!(input.into_tensor().into())).map_err(inf)?;
-    out.first()
-        .and_then(|t| t.to_plain_array_view::<f32>().ok()?.iter().next().copied())
+    run_net(model, input)?
+        .first()
+        .copied()
         .ok_or_else(|| inf("a passive model gave no output"))
 }
 
@@ -697,7 +689,7 @@ fn run_net(net: &Arc<TypedRunnableModel>, input: tract_ndarray::Array4<f32>) -> 
     let out = net.run(tvec!(input.into_tensor().into())).map_err(inf)?;
     Ok(out
         .first()
-        .ok_or_else(|| inf("no embedding"))?
+        .ok_or_else(|| inf("the model gave no output"))?
         .to_plain_array_view::<f32>()
         .map_err(inf)?
         .iter()
