@@ -59,3 +59,17 @@ if [ ! -f "$faces_dir/.complete" ]; then
     touch "$faces_dir/.complete"
     rm -rf "$tmp"
 fi
+
+# Browser tests (crates/wz/tests/web.rs): Debian's chromium, driven by the
+# npm package playwright-core (no browser download: it drives /usr/bin/chromium),
+# and a CJK font so the pages' Chinese shows in the screenshots.
+if { ! command -v chromium >/dev/null 2>&1 || [ ! -d /usr/share/fonts/truetype/wqy ]; } && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing chromium and a CJK font (browser tests)"
+    apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei
+fi
+browser_tests="${WZ_MODELS_DIR:-${HOME:-/root}/.cache/wangzheng/models}/../browser-tests"
+if [ ! -f "$browser_tests/node_modules/playwright-core/package.json" ]; then
+    echo "== installing playwright-core (browser tests)"
+    mkdir -p "$browser_tests"
+    npm install --silent --no-audit --no-fund --prefix "$browser_tests" playwright-core@1.57.0
+fi

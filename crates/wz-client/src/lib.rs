@@ -263,7 +263,7 @@ impl PlatformClient {
         &self,
         path: &str,
         signer_id: &str,
-        key: &dyn wz_crypto::Sm2Signer,
+        key: &(dyn wz_crypto::Sm2Signer + Sync),
         body: &[u8],
         require_signed: bool,
     ) -> Result<Reply> {

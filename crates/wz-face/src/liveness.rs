@@ -93,6 +93,18 @@ pub const WITH_MESH: [LivenessAction; 3] = [
     LivenessAction::OpenMouth,
 ];
 
+/// Whether one frame shows the capture step a guided camera is waiting
+/// for: facing the camera (`None`) or an asked action. A kiosk or phone
+/// keeps capturing until this holds, then sends the frame; the platform
+/// judges the whole sequence again with [`check`].
+#[must_use]
+pub fn frame_shows(step: Option<LivenessAction>, f: &Observation, rules: &LivenessRules) -> bool {
+    match step {
+        None => f.yaw.abs() <= rules.frontal,
+        Some(action) => shows(action, f, rules),
+    }
+}
+
 fn shows(action: LivenessAction, f: &Observation, rules: &LivenessRules) -> bool {
     match action {
         LivenessAction::TurnLeft => f.yaw >= rules.turn,

@@ -177,6 +177,9 @@ pub struct PlatformConfig {
     /// Peer addresses (a TLS-terminating proxy, a load balancer) whose
     /// `X-Forwarded-For` names the client; from anyone else it is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Folder whose registry files (CSV, JSON Lines) the operator console
+    /// may import; the console names a file in it, never a path.
+    pub import_dir: Option<String>,
     /// Demo only, never from a config file: challenges ask no liveness
     /// action and a face check passes on the registry match alone. `wz demo`
     /// sets it when its photo set has no head-turn photos, and says so.
@@ -216,6 +219,7 @@ impl Default for PlatformConfig {
             challenges_per_client_per_min: 30,
             max_outstanding_challenges: 100_000,
             trusted_proxies: Vec::new(),
+            import_dir: None,
             demo_liveness_waived: false,
         }
     }

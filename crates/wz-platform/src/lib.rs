@@ -10,6 +10,7 @@ mod error;
 pub mod face;
 mod face_check;
 pub mod http;
+pub mod import;
 pub mod keys;
 mod metrics;
 mod people;

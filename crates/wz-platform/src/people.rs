@@ -67,6 +67,41 @@ impl Platform {
         self.store_records(&rows, actor, now).await
     }
 
+    /// A citizen's credentials by ID number, found through the blind index
+    /// (the operator console's lookup; no personal data in the answer).
+    pub async fn citizen_credentials(
+        &self,
+        id: &wz_proto::IdNumber,
+    ) -> Result<wz_proto::admin::CitizenCredentials> {
+        let keys = self.keys();
+        let Some(rec) = self.store.registry_by_index(&blind_index(&keys, id)).await? else {
+            return Ok(wz_proto::admin::CitizenCredentials {
+                in_registry: false,
+                credentials: Vec::new(),
+            });
+        };
+        let rows = self.store.credentials_of_citizen(rec.citizen_id).await?;
+        Ok(wz_proto::admin::CitizenCredentials {
+            in_registry: true,
+            credentials: rows
+                .into_iter()
+                .map(|c| wz_proto::admin::CredentialInfo {
+                    cred_id: hex::encode(c.cred_id.0),
+                    level: match c.level {
+                        wz_proto::Level::Lightweight => "lightweight",
+                        wz_proto::Level::Upgraded => "upgraded",
+                    }
+                    .to_owned(),
+                    status: format!("{:?}", c.status).to_lowercase(),
+                    not_before: c.not_before,
+                    not_after: c.not_after,
+                    issued_at: c.created_at,
+                    status_changed_at: c.status_changed_at,
+                })
+                .collect(),
+        })
+    }
+
     /// A registry person by ID number (for operator tools such as card issue).
     pub async fn person(&self, id: &wz_proto::IdNumber) -> Result<Option<(Person, Option<Vec<u8>>)>> {
         let keys = self.keys();

@@ -75,6 +75,9 @@ pub struct Platform {
     pub(crate) clients: RateLimiter,
     /// Counters and histograms for `/metrics`.
     pub metrics: Metrics,
+    /// The operator console's registry imports.
+    pub(crate) imports: crate::import::ImportJobs,
+    pub(crate) import_seq: std::sync::atomic::AtomicU64,
 }
 
 impl core::fmt::Debug for Platform {
@@ -109,6 +112,8 @@ impl Platform {
             limiter: RateLimiter::default(),
             clients: RateLimiter::default(),
             metrics: Metrics::default(),
+            imports: crate::import::ImportJobs::default(),
+            import_seq: std::sync::atomic::AtomicU64::new(0),
         })
     }
 

@@ -34,6 +34,17 @@ pub fn challenge_for_qr(body: &crate::QrBody) -> [u8; 16] {
     out
 }
 
+/// The challenge a PIN typed on a terminal's own PIN pad is bound to: the
+/// terminal cannot open the QR, so it binds the PIN to the QR text it
+/// scanned, which is just as unique to the one presentation.
+#[must_use]
+pub fn challenge_for_qr_text(text: &str) -> [u8; 16] {
+    let d = wz_crypto::sm3_parts(&[b"wz-pin-qr-text", text.trim().as_bytes()]);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(d.get(..16).unwrap_or(&[0; 16]));
+    out
+}
+
 /// An 8-digit credential PIN. Zeroized on drop; never printed.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct CredentialPin([u8; PIN_LEN]);

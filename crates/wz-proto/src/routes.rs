@@ -22,6 +22,13 @@ pub const ADMIN_RP_REVOKE: &str = "/v1/admin/rps/{rp_id}/revoke";
 pub const ADMIN_RP_KEY_REVOKE: &str = "/v1/admin/rp-keys/{key_id}/revoke";
 pub const ADMIN_ROTATE_KEY: &str = "/v1/admin/platform-keys/{usage}/rotate";
 pub const ADMIN_AUDIT_VERIFY: &str = "/v1/admin/audit/verify";
+pub const ADMIN_AUDIT: &str = "/v1/admin/audit";
+pub const ADMIN_CREDENTIAL_LOOKUP: &str = "/v1/admin/credentials/lookup";
+pub const ADMIN_IMPORT_FILES: &str = "/v1/admin/registry/files";
+pub const ADMIN_IMPORTS: &str = "/v1/admin/registry/imports";
+pub const ADMIN_IMPORT: &str = "/v1/admin/registry/imports/{job}";
+/// The operator console (HTML; its API calls carry the admin token).
+pub const CONSOLE: &str = "/console";
 
 /// Every route the router serves, as (method, path).
 pub const ALL: &[(&str, &str)] = &[
@@ -46,4 +53,9 @@ pub const ALL: &[(&str, &str)] = &[
     ("post", ADMIN_RP_KEY_REVOKE),
     ("post", ADMIN_ROTATE_KEY),
     ("get", ADMIN_AUDIT_VERIFY),
+    ("get", ADMIN_AUDIT),
+    ("post", ADMIN_CREDENTIAL_LOOKUP),
+    ("get", ADMIN_IMPORT_FILES),
+    ("post", ADMIN_IMPORTS),
+    ("get", ADMIN_IMPORT),
 ];

@@ -142,6 +142,13 @@ impl Terminal {
         Ok(Verified { verdict, attributes })
     }
 
+    /// A credential PIN typed on this terminal's PIN pad, sealed to the
+    /// platform and bound to the scanned QR text (0x08 modes).
+    pub async fn seal_pin_for_qr(&self, qr: &str, pin: &CredentialPin) -> Result<Vec<u8>> {
+        let platform = self.client.current_key(KeyUsage::Encryption).await?;
+        Ok(pin.seal(&wz_proto::pin::challenge_for_qr_text(qr), &platform)?)
+    }
+
     /// Upgraded enrolment at this trusted terminal: the card read through a
     /// [`card_reader::CardReader`], frames showing `challenge`'s
     /// actions, the 8-digit credential PIN the citizen typed (sealed to the

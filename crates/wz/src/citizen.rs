@@ -215,6 +215,17 @@ pub enum WalletCommand {
     },
     /// Change the wallet PIN (new one from WZ_NEW_WALLET_PIN or asked).
     PinReset,
+    /// Serve the wallet page (the phone app's screens) on loopback.
+    Serve {
+        /// Loopback address the page is served on.
+        #[arg(long, default_value = "127.0.0.1:8691")]
+        listen: String,
+        /// Platform URL, so the page can create the wallet when there is none yet.
+        #[arg(long)]
+        platform: Option<String>,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
 }
 
 pub(crate) fn secret(var: &str, prompt: &str) -> anyhow::Result<String> {
@@ -422,6 +433,32 @@ pub async fn wallet(args: WalletArgs, out: &mut impl Write) -> anyhow::Result<()
                 .resume(&ch, frames.for_actions(&ch.actions)?, pin.as_ref())
                 .await?;
             writeln!(out, "credential is now {status:?}")?;
+        }
+        WalletCommand::Serve {
+            listen,
+            platform,
+            trust,
+        } => {
+            let platform = match platform {
+                Some(url) => Some(crate::wallet_web::NewWalletPlatform {
+                    url,
+                    trust: trust.trust()?,
+                    suites: trust.suites(),
+                }),
+                None => None,
+            };
+            let guide = crate::web::PoseGuide::load()
+                .inspect_err(|e| eprintln!("enrolment in the page is off: {e:#}"))
+                .ok();
+            let service = std::sync::Arc::new(crate::wallet_web::WalletService::new(
+                path.to_path_buf(),
+                platform,
+                guide,
+            ));
+            let listener = crate::web::bind_loopback(&listen).await?;
+            writeln!(out, "wallet page: http://{}/", listener.local_addr()?)?;
+            out.flush()?;
+            crate::wallet_web::serve(service, listener).await?;
         }
         WalletCommand::PinReset => {
             let mut w = open_wallet(path)?;

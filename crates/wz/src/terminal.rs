@@ -52,6 +52,18 @@ pub enum TerminalCommand {
         #[command(flatten)]
         frames: VerifyFrames,
     },
+    /// Run the verifier kiosk: a page with the camera on loopback, this RP's key kept here.
+    Serve {
+        /// The scenario: hotel, internet-cafe, gov-hall, ticket-machine, event-gate, courier.
+        #[arg(long)]
+        preset: String,
+        /// Auth mode, one of the preset's (default: its first).
+        #[arg(long)]
+        mode: Option<String>,
+        /// Loopback address the kiosk page is served on.
+        #[arg(long, default_value = "127.0.0.1:8690")]
+        listen: String,
+    },
     /// Upgraded enrolment at this trusted terminal for the wallet on this machine.
     Enrol {
         /// The card read through the card reader (a virtual .wzc card).
@@ -81,6 +93,24 @@ fn terminal_for(args: &TerminalArgs) -> anyhow::Result<Terminal> {
         Sm2PrivateKey::from_pem(&pem)?,
         client,
     )?)
+}
+
+/// The mode a kiosk verifies with: `mode` if the preset allows it, else the preset's first.
+pub fn kiosk_mode(preset: &wz_terminal::presets::Preset, mode: Option<&str>) -> anyhow::Result<AuthMode> {
+    let chosen = mode
+        .or(preset.modes.first().copied())
+        .context("preset has no mode")?;
+    let parsed: AuthMode = chosen.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let allowed = preset
+        .modes
+        .iter()
+        .any(|m| m.parse::<AuthMode>().is_ok_and(|p| p == parsed));
+    anyhow::ensure!(
+        allowed,
+        "mode {chosen} is not one of the {} preset's modes",
+        preset.name
+    );
+    Ok(parsed)
 }
 
 /// Verdict and released attributes, as a terminal prints them.
@@ -139,6 +169,25 @@ pub async fn terminal(args: TerminalArgs, out: &mut impl Write) -> anyhow::Resul
                 extras.challenge_id = Some(ch.challenge_id);
             }
             print_verdict(&t.verify(mode, qr.as_deref(), extras).await?, out)?;
+        }
+        TerminalCommand::Serve { preset, mode, listen } => {
+            let preset = wz_terminal::presets::preset(preset).with_context(|| {
+                format!(
+                    "no preset {preset}: choose one of {}",
+                    wz_terminal::presets::PRESETS.map(|p| p.name).join(", ")
+                )
+            })?;
+            let mode = kiosk_mode(preset, mode.as_deref())?;
+            let kiosk = std::sync::Arc::new(crate::kiosk::Kiosk::new(terminal_for(&args)?, preset, mode)?);
+            let listener = crate::web::bind_loopback(listen).await?;
+            writeln!(
+                out,
+                "kiosk ({}, mode {mode}): http://{}/",
+                preset.name,
+                listener.local_addr()?
+            )?;
+            out.flush()?;
+            crate::kiosk::serve(kiosk, listener).await?;
         }
         TerminalCommand::Enrol { card, wallet, frames } => {
             let t = terminal_for(&args)?;

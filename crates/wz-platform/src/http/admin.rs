@@ -17,7 +17,8 @@ use wz_store::RpRole;
 use super::*;
 use crate::{Platform, PlatformError, RpRegistration};
 use wz_proto::admin::{
-    AddKeyBody, AuditStatus, KeyRef, RegisterRpBody, RevokeCitizenRequest, RevokedCredentials, Rotated,
+    AddKeyBody, AuditLine, AuditPage, AuditStatus, CitizenCredentials, CredentialLookup, ImportFiles,
+    ImportStart, ImportStatus, KeyRef, RegisterRpBody, RevokeCitizenRequest, RevokedCredentials, Rotated,
     RpSummary,
 };
 
@@ -184,4 +185,96 @@ pub(super) async fn admin_audit_verify(
 ) -> ApiResult<Response> {
     admin(&p, &headers)?;
     Ok(Json(p.audit_status().await?).into_response())
+}
+
+/// Query of `GET /v1/admin/audit`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct AuditQuery {
+    /// Entries before this sequence number (newest when absent).
+    before: Option<u64>,
+    /// At most this many (default 50, at most 500).
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/v1/admin/audit", tag = "admin", params(AuditQuery), security(("operator_token" = [])), responses((status = 200, body = AuditPage), (status = 401, body = Problem)))]
+pub(super) async fn admin_audit(
+    State(p): State<Arc<Platform>>,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    let axum::extract::Query(q) = query
+        .map_err(|_| PlatformError::new(ResultCode::RequestMalformed, "before and limit must be numbers"))?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let entries = p.store().audit_page(q.before, limit).await?;
+    Ok(Json(AuditPage {
+        entries: entries
+            .into_iter()
+            .map(|e| AuditLine {
+                seq: e.seq,
+                time: e.time,
+                actor: e.actor,
+                action: e.action,
+                detail: e.detail,
+                hash: hex::encode(e.hash),
+            })
+            .collect(),
+    })
+    .into_response())
+}
+
+#[utoipa::path(post, path = "/v1/admin/credentials/lookup", tag = "admin", request_body = CredentialLookup, security(("operator_token" = [])), responses((status = 200, body = CitizenCredentials), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub(super) async fn admin_credential_lookup(
+    State(p): State<Arc<Platform>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    let b: CredentialLookup = json(&body_or_problem(body)?)?;
+    Ok(Json(p.citizen_credentials(&b.id_number).await?).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/admin/registry/files", tag = "admin", security(("operator_token" = [])), responses((status = 200, body = ImportFiles), (status = 401, body = Problem)))]
+pub(super) async fn admin_import_files(
+    State(p): State<Arc<Platform>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    let dir = p.config().import_dir.as_deref();
+    Ok(Json(ImportFiles {
+        configured: dir.is_some(),
+        files: dir
+            .map(|d| crate::import::importable_files(std::path::Path::new(d)))
+            .unwrap_or_default(),
+    })
+    .into_response())
+}
+
+#[utoipa::path(post, path = "/v1/admin/registry/imports", tag = "admin", request_body = ImportStart, security(("operator_token" = [])), responses((status = 202, body = ImportStatus), (status = 400, body = Problem), (status = 401, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
+pub(super) async fn admin_start_import(
+    State(p): State<Arc<Platform>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    let b: ImportStart = json(&body_or_problem(body)?)?;
+    let status = crate::import::start_import(&p, &b.file, now().0)?;
+    Ok((StatusCode::ACCEPTED, Json(status)).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/admin/registry/imports/{job}", tag = "admin", params(("job" = u64, Path, description = "job number")), security(("operator_token" = [])), responses((status = 200, body = ImportStatus), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub(super) async fn admin_import_status(
+    State(p): State<Arc<Platform>>,
+    headers: HeaderMap,
+    job: Result<Path<u64>, axum::extract::rejection::PathRejection>,
+) -> ApiResult<Response> {
+    admin(&p, &headers)?;
+    let Path(job) =
+        job.map_err(|_| PlatformError::new(ResultCode::RequestMalformed, "job must be a number"))?;
+    let status = p
+        .imports
+        .get(job)
+        .ok_or_else(|| PlatformError::new(ResultCode::RequestMalformed, "no such import job"))?;
+    Ok(Json(status).into_response())
 }

@@ -151,7 +151,8 @@ struct SignedRequestHeaders {
     paths(
         healthz, readyz, metrics, openapi_json, keys, challenge, enrol_light, enrol_upgraded, verify,
         wallet_status, wallet_history, wallet_suspend, wallet_resume, admin_revoke_citizen, admin_register_rp, admin_list_rps, admin_add_rp_key,
-        admin_revoke_rp, admin_revoke_rp_key, admin_rotate_key, admin_audit_verify
+        admin_revoke_rp, admin_revoke_rp_key, admin_rotate_key, admin_audit_verify, admin_audit,
+        admin_credential_lookup, admin_import_files, admin_start_import, admin_import_status
     ),
     components(schemas(Problem, wz_proto::api::ReleasedAttributes, wz_proto::api::IdentityItems)),
     modifiers(&OperatorToken)
@@ -205,6 +206,14 @@ pub fn router(platform: Arc<Platform>) -> Router {
         .route(routes::ADMIN_RP_KEY_REVOKE, post(admin_revoke_rp_key))
         .route(routes::ADMIN_ROTATE_KEY, post(admin_rotate_key))
         .route(routes::ADMIN_AUDIT_VERIFY, get(admin_audit_verify))
+        .route(routes::ADMIN_AUDIT, get(admin_audit))
+        .route(routes::ADMIN_CREDENTIAL_LOOKUP, post(admin_credential_lookup))
+        .route(routes::ADMIN_IMPORT_FILES, get(admin_import_files))
+        .route(routes::ADMIN_IMPORTS, post(admin_start_import))
+        .route(routes::ADMIN_IMPORT, get(admin_import_status))
+        // The operator console: a static page; its calls carry the admin token.
+        .route(routes::CONSOLE, get(|| async { wz_web::serve("console.html") }))
+        .route("/assets/{name}", get(wz_web::serve_asset))
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&platform), access_log))
         .fallback(|method: Method| async move {
             tracing::info!(target: "wz::access", method = %method, route = "unmatched", status = 400, "request");

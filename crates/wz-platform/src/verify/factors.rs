@@ -280,7 +280,12 @@ impl Platform {
         if let Some(block) = factors.pin_block {
             let (body, key_id) = qr.ok_or(err(ResultCode::ModeInvalid, "PIN is checked with the QR"))?;
             let challenge = wz_proto::pin::challenge_for_qr(&body);
-            let pin = CredentialPin::open(block, &challenge, &keys.encryption, &key_id)?;
+            // Sealed by the wallet (bound to the QR body) or typed on the
+            // terminal's PIN pad (bound to the QR text the terminal scanned).
+            let pin = CredentialPin::open(block, &challenge, &keys.encryption, &key_id).or_else(|_| {
+                let text = wz_proto::pin::challenge_for_qr_text(req.qr.as_deref().unwrap_or_default());
+                CredentialPin::open(block, &text, &keys.encryption, &key_id)
+            })?;
             self.check_pin(subject.record.citizen_id, pin, now).await?;
         }
 

@@ -1,6 +1,7 @@
 //! The hash-chained audit log: appending outside a change, reading, checking.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::audit::{AuditEntry, AuditReport, check_chain};
 use crate::{Result, StoreError};
@@ -25,6 +26,25 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
+        Self::audit_from_rows(&rows)
+    }
+
+    /// At most `limit` entries before `before_seq` (all when `None`),
+    /// newest first: one page of the operator console's log.
+    pub async fn audit_page(&self, before_seq: Option<u64>, limit: u32) -> Result<Vec<AuditEntry>> {
+        let before = before_seq.map_or(i64::MAX, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        let rows = sqlx::query(
+            "SELECT seq, time, actor, action, detail, prev_hash, hash FROM audit_log
+             WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Self::audit_from_rows(&rows)
+    }
+
+    fn audit_from_rows(rows: &[AnyRow]) -> Result<Vec<AuditEntry>> {
         rows.iter()
             .map(|r| {
                 let prev: Vec<u8> = r.try_get("prev_hash")?;

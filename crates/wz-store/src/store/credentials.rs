@@ -108,6 +108,20 @@ impl Store {
         row.as_ref().map(Self::credential_from_row).transpose()
     }
 
+    /// Every credential a citizen has held, newest first (the operator's
+    /// lookup through the blind index; never a bulk listing).
+    pub async fn credentials_of_citizen(&self, citizen_id: i64) -> Result<Vec<CredentialRow>> {
+        let rows = sqlx::query(
+            "SELECT cred_id, citizen_id, level, device_public_key, certificate, status, not_before, not_after,
+                    last_counter, created_at, status_changed_at
+             FROM credentials WHERE citizen_id = $1 ORDER BY created_at DESC, cred_id",
+        )
+        .bind(citizen_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::credential_from_row).collect()
+    }
+
     /// A credential and its citizen's registry record, in one query (the
     /// hot path of every QR verification).
     pub async fn credential_with_citizen(

@@ -75,6 +75,73 @@ async fn register(
     Ok(Terminal::new(rp.id, key, url, trust, Duration::from_secs(30), 2)?)
 }
 
+/// What the demo's pages are served with.
+struct Pages<'a> {
+    hotel: Terminal,
+    cafe: Terminal,
+    wallet: PathBuf,
+    guide: crate::web::PoseGuide,
+    url: &'a str,
+    data: &'a Path,
+    citizen: &'a Citizen,
+    token: &'a str,
+}
+
+/// `--keep-running`: the hotel's and the café's kiosks, the citizen's
+/// wallet page (the new phone's wallet) and the operator console, each
+/// URL printed. The photos a camera should see are written to
+/// `DATA/camera-frames.json` for anyone (or any test) feeding a camera.
+async fn serve_pages(
+    p: Pages<'_>,
+    out: &mut Out<'_, impl Write>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let presets = |name| wz_terminal::presets::preset(name).context("preset missing");
+    let hotel =
+        crate::kiosk::Kiosk::with_guide(p.hotel, presets("hotel")?, mode("0x06")?, Some(p.guide.clone()));
+    let cafe = crate::kiosk::Kiosk::with_guide(p.cafe, presets("internet-cafe")?, mode("0x04")?, None);
+    let wallet = crate::wallet_web::WalletService::new(p.wallet, None, Some(p.guide));
+    let mut tasks = Vec::new();
+    let mut bind = async |router: axum::Router| -> anyhow::Result<String> {
+        let listener = crate::web::bind_loopback("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        }));
+        Ok(format!("http://{addr}/"))
+    };
+    let hotel_url = bind(crate::kiosk::router(Arc::new(hotel))).await?;
+    let cafe_url = bind(crate::kiosk::router(Arc::new(cafe))).await?;
+    let wallet_url = bind(crate::wallet_web::router(Arc::new(wallet))).await?;
+    let frames = &p.citizen.frames;
+    std::fs::write(
+        p.data.join("camera-frames.json"),
+        serde_json::to_vec_pretty(&serde_json::json!({
+            "frontal": frames.frontal, "turn_left": frames.left, "turn_right": frames.right,
+        }))?,
+    )?;
+    out.step("Pages for people (open them in a browser on this machine)")?;
+    out.line(&format!(
+        "hotel kiosk          {hotel_url}   (QR + live face; shows name and ID number)"
+    ))?;
+    out.line(&format!(
+        "internet café kiosk  {cafe_url}   (QR only; shows adult + pseudonym)"
+    ))?;
+    out.line(&format!(
+        "citizen wallet       {wallet_url}   (wallet PIN: {WALLET_PIN})"
+    ))?;
+    out.line(&format!(
+        "operator console     {}/console   (self-signed certificate; admin token: {})",
+        p.url, p.token
+    ))?;
+    out.line(&format!(
+        "a camera should see the wallet's QR, then {} (facing), {} (turned left), {} (turned right)",
+        frames.frontal.display(),
+        frames.left.display(),
+        frames.right.display()
+    ))?;
+    Ok(tasks)
+}
+
 /// Upgraded enrolment at the police hall's terminal: the wallet proves its
 /// device key for `ch`; the terminal sends the card, the frames and the new
 /// credential PIN; the wallet keeps what is issued.
@@ -140,12 +207,17 @@ pub async fn run(
     let authority = Sm2PrivateKey::generate()?;
     let authority_pub = data.join("card-authority.pub.pem");
     std::fs::write(&authority_pub, authority.public_key().to_public_key_pem()?)?;
+    let admin_token = wz_platform::keys::MasterKey::generate_hex()?;
     let mut config = PlatformConfig {
         database_url: format!("sqlite://{}", data.join("platform.db").display()),
         listen: "127.0.0.1:0".to_owned(),
         card_authority_keys: vec![authority_pub.display().to_string()],
         // The demo's frames are photos of head turns; none shows an open mouth.
         liveness_actions: Some(vec![LivenessAction::TurnLeft, LivenessAction::TurnRight]),
+        // The operator console (kept running with --keep-running) logs in with
+        // this token and imports from the demo's registry folder.
+        admin_token: Some(wz_platform::AdminToken::from(admin_token.as_str())),
+        import_dir: Some(data.join("registry").display().to_string()),
         ..env::load_config(None)?
     };
     crate::models::ensure(&face::models_dir(&config), &mut *out.w)?;
@@ -475,6 +547,20 @@ pub async fn run(
 
     writeln!(out.w, "\nAll {} steps behaved as expected.", out.step)?;
     if keep_running {
+        let pages = serve_pages(
+            Pages {
+                hotel,
+                cafe,
+                wallet: phone2,
+                guide: crate::web::PoseGuide::from_engine(engine),
+                url: &url,
+                data,
+                citizen: &citizen,
+                token: admin_token.as_str(),
+            },
+            &mut out,
+        )
+        .await?;
         writeln!(
             out.w,
             "Platform still running at {url} (Ctrl-C to stop); data in {}",
@@ -482,6 +568,7 @@ pub async fn run(
         )?;
         out.w.flush()?;
         let _ = tokio::signal::ctrl_c().await;
+        pages.iter().for_each(tokio::task::JoinHandle::abort);
     }
     server.abort();
     platform.store().close().await;
