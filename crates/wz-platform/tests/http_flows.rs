@@ -43,6 +43,7 @@ wz_store::on_both!(
     rate_limit,
     housekeeping_bounds_nonces_and_challenges,
     pin_lockout_holds_under_concurrency,
+    pin_typed_on_a_kiosk_pad,
     pin_needs_an_upgraded_credential,
     stored_photo_as_live_frame_is_an_attack,
     security_events_are_counted,
@@ -696,6 +697,43 @@ async fn pin_needs_an_upgraded_credential(b: Backend) {
         ..vreq(0x04)
     };
     assert_eq!(e.verify("gov-hall", &gov, &req).await.result, ResultCode::Pass);
+    e.finish().await;
+}
+
+/// A kiosk cannot open the QR, so a PIN typed on its own pad is bound to
+/// the QR text it scanned: the right PIN passes, a wrong one is a PIN
+/// failure, and a block bound to another QR's text does not open.
+async fn pin_typed_on_a_kiosk_pad(b: Backend) {
+    let e = env(b).await;
+    let gov = e.register("gov-hall", "verifier", &["0x0C"], &[]).await;
+    let terminal = e
+        .register("police-hall", "trusted_terminal", &["0x03"], &[])
+        .await;
+    let mut w = enrol_upgraded(&e, &terminal, &adult(), "20261126").await.unwrap();
+    let enc = e.key("encryption").await;
+    let mut typed = |pin: &str, bind_to_other: bool| {
+        let (qr, _) = w.qr(&enc, now());
+        let (other, _) = w.qr(&enc, now());
+        let bound = if bind_to_other { &other } else { &qr };
+        let block = CredentialPin::parse(pin)
+            .unwrap()
+            .seal(&wz_proto::pin::challenge_for_qr_text(bound), &enc)
+            .unwrap();
+        VerifyRequest {
+            qr: Some(qr),
+            pin_block: Some(Bytes(block)),
+            ..vreq(0x0C)
+        }
+    };
+    let right = typed("20261126", false);
+    let wrong = typed("20261127", false);
+    let elsewhere = typed("20261126", true);
+    assert_eq!(e.verify("gov-hall", &gov, &right).await.result, ResultCode::Pass);
+    assert_ne!(e.verify("gov-hall", &gov, &wrong).await.result, ResultCode::Pass);
+    assert_ne!(
+        e.verify("gov-hall", &gov, &elsewhere).await.result,
+        ResultCode::Pass
+    );
     e.finish().await;
 }
 
