@@ -106,6 +106,30 @@ pub fn crypto_floor(iterations: u32) -> anyhow::Result<f64> {
     Ok(f64::from(iterations) / start.elapsed().as_secs_f64())
 }
 
+/// RP request-signature checks per second on one core: the fourth SM2
+/// operation of every verification, outside the floor.
+pub fn rp_signature_rate(iterations: u32) -> anyhow::Result<f64> {
+    let rp = Sm2PrivateKey::generate()?;
+    let body = vec![b'x'; 400];
+    let target = RequestTarget {
+        method: "POST",
+        path: wz_proto::routes::VERIFY,
+        body: &body,
+    };
+    let auth = RequestAuth::sign(
+        &rp,
+        "bench-gate",
+        &target,
+        1,
+        &wz_proto::signed_http::new_nonce()?,
+    )?;
+    let start = instant();
+    for _ in 0..iterations {
+        auth.verify_signature(rp.public_key(), &target)?;
+    }
+    Ok(f64::from(iterations) / start.elapsed().as_secs_f64())
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -395,6 +419,14 @@ pub async fn verify(
     writeln!(
         out,
         "(SM2 decrypt + device-signature verify + verdict sign per request, measured now)"
+    )?;
+    // The RP's request signature is checked too: with it, zero other cost
+    // would still reach only this share of the floor.
+    let rp_check = rp_signature_rate(300)?;
+    let ceiling = (1.0 / floor_one) / (1.0 / floor_one + 1.0 / rp_check);
+    writeln!(
+        out,
+        "RP request-signature check: {rp_check:.0}/s on one core; with it the SM2 work alone caps a verification at {ceiling:.2} of the floor"
     )?;
     for b in backends {
         let f = run_backend(*b, requests, concurrency).await?;

@@ -12,6 +12,7 @@ pub mod demo_registry;
 pub mod env;
 pub mod face;
 pub mod kiosk;
+pub mod load;
 pub mod models;
 pub mod operator;
 pub mod plot;

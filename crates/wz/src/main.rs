@@ -3,7 +3,9 @@
 //! This file only parses arguments; what each command does is library code
 //! in `wz` (`src/lib.rs`), which the tests call too.
 
-use wz::{bench, citizen, demo, demo_registry, env, face, models, operator, plot, registry, serve, terminal};
+use wz::{
+    bench, citizen, demo, demo_registry, env, face, load, models, operator, plot, registry, serve, terminal,
+};
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -159,6 +161,35 @@ enum BenchCommand {
         #[arg(long, default_value = "both")]
         backend: String,
     },
+    /// Steady QR verifications from N relying parties × M wallets against a
+    /// running platform (seeded through --config's database), bounded in
+    /// time and count; pass verdicts optionally written for `wz bench check`.
+    Load {
+        /// The platform's base URL, on loopback (a node or a load balancer).
+        #[arg(long, default_value = "http://127.0.0.1:8680")]
+        target: String,
+        #[arg(long, default_value_t = 4)]
+        relying_parties: usize,
+        #[arg(long, default_value_t = 64)]
+        wallets: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Requests per second in all; 0 sends as fast as the platform answers.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Seconds at most.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Requests at most.
+        #[arg(long, default_value_t = 100_000)]
+        max_requests: usize,
+        /// Write every pass verdict (serial, credential, QR counter) here, as JSON Lines.
+        #[arg(long)]
+        verdicts: Option<PathBuf>,
+    },
+    /// Check a `wz bench load --verdicts` file against the database: every
+    /// pass is recorded (so in the citizen's history), no QR was accepted twice.
+    Check { verdicts: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -305,6 +336,33 @@ async fn main() -> anyhow::Result<()> {
                 _ => bail!("backend must be sqlite, postgres or both"),
             };
             bench::verify(&backends, requests, concurrency, &mut out).await?;
+        }
+        Command::Bench(BenchCommand::Load {
+            target,
+            relying_parties,
+            wallets,
+            concurrency,
+            rate,
+            duration,
+            max_requests,
+            verdicts,
+        }) => {
+            let platform = env::open_platform(&config, env::Faces::Skip).await?;
+            let plan = load::LoadPlan {
+                target,
+                relying_parties,
+                wallets,
+                concurrency,
+                rate,
+                duration: std::time::Duration::from_secs(duration),
+                max_requests,
+                verdicts,
+            };
+            load::run(&platform, &plan, &mut out).await?;
+        }
+        Command::Bench(BenchCommand::Check { verdicts }) => {
+            let platform = env::open_platform(&config, env::Faces::Skip).await?;
+            load::check(&platform, &verdicts, &mut out).await?;
         }
         Command::Registry(RegistryCommand::Demo {
             count,

@@ -283,3 +283,93 @@ fn face_eval_refuses_an_unreadable_set_and_reads_pgm() {
     let err = refusal(dir.path());
     assert!(err.contains("0 of 1 images gave a face"), "{err}");
 }
+
+/// `wz bench load` against a running `wz serve`, then `wz bench check`:
+/// every pass verdict is in the database once; a forged line is caught.
+#[test]
+fn bench_load_then_check_against_wz_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("platform.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "tls = \"off\"\nlisten = \"127.0.0.1:{port}\"\ndatabase_url = \"sqlite://{}/platform.db\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let master = "00112233445566778899aabbccddeeff";
+    let mut serve = std::process::Command::new(assert_cmd::cargo::cargo_bin("wz"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("WZ_MASTER_KEY", master)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = (0..300).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let verdicts = dir.path().join("verdicts.jsonl");
+    let load = up.then(|| {
+        wz().arg("--config")
+            .arg(&config)
+            .args(["bench", "load", "--target", &format!("http://127.0.0.1:{port}")])
+            .args(["--duration", "20", "--max-requests", "120", "--concurrency", "4"])
+            .args(["--wallets", "8", "--relying-parties", "2", "--verdicts"])
+            .arg(&verdicts)
+            .env("WZ_MASTER_KEY", master)
+            .output()
+            .unwrap()
+    });
+    let check = |file: &std::path::Path| {
+        wz().arg("--config")
+            .arg(&config)
+            .args(["bench", "check"])
+            .arg(file)
+            .env("WZ_MASTER_KEY", master)
+            .output()
+            .unwrap()
+    };
+    let good = load.as_ref().map(|_| check(&verdicts));
+    let forged = dir.path().join("forged.jsonl");
+    let mut lines = std::fs::read_to_string(&verdicts).unwrap_or_default();
+    lines.push_str("{\"serial\":\"not-a-verdict\",\"cred_id\":\"00\",\"counter\":1}\n");
+    std::fs::write(&forged, lines).unwrap();
+    let bad = check(&forged);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(up, "wz serve did not start");
+    let load = load.unwrap();
+    let text = String::from_utf8_lossy(&load.stdout);
+    assert!(
+        load.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    assert!(
+        text.contains("120 requests") && text.contains("pass") && text.contains("not passed: none"),
+        "{text}"
+    );
+    let good = good.unwrap();
+    let text = String::from_utf8_lossy(&good.stdout);
+    assert!(good.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "120 pass verdicts checked: 0 missing from the database or its history, 0 QR codes accepted twice"
+        ),
+        "{text}"
+    );
+    assert!(
+        !bad.status.success(),
+        "a verdict the database never gave must be caught"
+    );
+}

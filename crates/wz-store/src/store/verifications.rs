@@ -59,6 +59,19 @@ impl Store {
         Ok(true)
     }
 
+    /// A verification's citizen and result code, by verdict serial (for
+    /// checking what clients were told against what was recorded).
+    pub async fn verification_by_serial(&self, serial: &str) -> Result<Option<(Option<i64>, u16)>> {
+        let row = sqlx::query("SELECT citizen_id, result FROM verifications WHERE serial = $1")
+            .bind(serial)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let result =
+            u16::try_from(row.try_get::<i64, _>("result")?).map_err(|_| StoreError::Corrupt("result"))?;
+        Ok(Some((row.try_get("citizen_id")?, result)))
+    }
+
     /// The verification an RP request (by its nonce) already produced.
     pub async fn verification_for_request(
         &self,
