@@ -10,9 +10,7 @@ use wz_crypto::Sm2PrivateKey;
 use wz_platform::registry::Person;
 use wz_platform::{Platform, PlatformConfig};
 use wz_proto::api::VerifyRequest;
-use wz_proto::{
-    AuthMode, CivilDate, CredentialId, IdNumber, Level, QrBody, RequestAuth, RequestTarget, ResultCode,
-};
+use wz_proto::{AuthMode, CivilDate, CredentialId, IdNumber, QrBody, RequestAuth, RequestTarget, ResultCode};
 use wz_store::Backend;
 
 use crate::env;
@@ -140,6 +138,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 struct Setup {
     base: String,
+    rp_id: String,
     rp_key: Sm2PrivateKey,
     wallets: Vec<(Sm2PrivateKey, CredentialId)>,
     enc: wz_crypto::Sm2PublicKey,
@@ -159,50 +158,10 @@ async fn setup(backend: Backend, citizens: usize) -> anyhow::Result<Setup> {
     let face: Arc<dyn wz_platform::face::FaceEngine> = Arc::new(wz_platform::face::NoFaceEngine);
     let now = env::now();
     let platform = Arc::new(Platform::open(store.store.clone(), config, master, face, vec![], now).await?);
-    let rp_key = Sm2PrivateKey::generate()?;
-    platform
-        .register_rp(
-            &wz_platform::RpRegistration {
-                rp_id: "bench-gate".into(),
-                name: "Bench gate".into(),
-                role: wz_store::RpRole::Verifier,
-                public_key: rp_key.public_key().clone(),
-                modes: vec![AuthMode::QR],
-                attributes: vec![],
-                rate_per_s: 1_000_000,
-            },
-            "bench",
-            now,
-        )
-        .await?;
-    let birth = CivilDate::new(1990, 1, 1).map_err(|_| anyhow::anyhow!("date"))?;
-    let mut wallets = Vec::with_capacity(citizens);
-    for i in 0..citizens {
-        let seq = u16::try_from(i + 1).context("too many citizens")?;
-        let id = IdNumber::from_parts(110_105, birth, seq).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let person = Person {
-            sex: id.sex(),
-            birth_date: birth,
-            id_number: id.clone(),
-            name: format!("基准{i}"),
-            ethnicity: "汉".into(),
-            address: "基准路".into(),
-            card_valid_from: birth,
-            card_valid_to: None,
-        };
-        platform.import_people(&[(person, None)], "bench", now).await?;
-        let record = platform
-            .store()
-            .registry_by_index(&wz_platform::registry::blind_index(&platform.keys(), &id))
-            .await?;
-        let record = record.context("seeded citizen missing")?;
-        let device = Sm2PrivateKey::generate()?;
-        let resp = platform
-            .issue(&record, Level::Lightweight, device.public_key(), None, now)
-            .await?;
-        let cert = wz_proto::CredentialCert::decode(&resp.credential.0)?;
-        wallets.push((device, cert.body.cred_id));
-    }
+    // The same seeding as `wz bench load`: one QR-only RP, `citizens` wallets.
+    let seeded = crate::load::seed(&platform, 1, citizens).await?;
+    let (rp_id, rp_key) = seeded.rps.into_iter().next().context("no RP seeded")?;
+    let wallets = seeded.wallets;
     let enc = platform.keys().encryption.current().public_key().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -216,6 +175,7 @@ async fn setup(backend: Backend, citizens: usize) -> anyhow::Result<Setup> {
     });
     Ok(Setup {
         base: format!("http://{addr}"),
+        rp_id,
         rp_key,
         wallets,
         enc,
@@ -256,7 +216,7 @@ fn prepare(s: &Setup, per_wallet: usize, first_counter: u32) -> anyhow::Result<V
             };
             let auth = RequestAuth::sign(
                 &s.rp_key,
-                "bench-gate",
+                &s.rp_id,
                 &target,
                 now,
                 &wz_proto::signed_http::new_nonce()?,

@@ -46,16 +46,16 @@ fn instant() -> Instant {
     Instant::now()
 }
 
-struct Seeded {
-    rps: Vec<(String, Sm2PrivateKey)>,
-    wallets: Vec<(Sm2PrivateKey, CredentialId)>,
-    enc: wz_crypto::Sm2PublicKey,
+pub(crate) struct Seeded {
+    pub(crate) rps: Vec<(String, Sm2PrivateKey)>,
+    pub(crate) wallets: Vec<(Sm2PrivateKey, CredentialId)>,
+    pub(crate) enc: wz_crypto::Sm2PublicKey,
 }
 
 /// Registers `rps` QR-only relying parties and issues `wallets` lightweight
 /// credentials to synthetic citizens (born on a day picked per run, so runs
 /// do not collide).
-async fn seed(platform: &Platform, rps: usize, wallets: usize) -> anyhow::Result<Seeded> {
+pub(crate) async fn seed(platform: &Platform, rps: usize, wallets: usize) -> anyhow::Result<Seeded> {
     ensure!((1..=999).contains(&wallets), "--wallets must be 1..=999");
     ensure!((1..=100).contains(&rps), "--relying-parties must be 1..=100");
     let now = env::now();
