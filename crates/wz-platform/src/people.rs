@@ -87,12 +87,8 @@ impl Platform {
                 .into_iter()
                 .map(|c| wz_proto::admin::CredentialInfo {
                     cred_id: hex::encode(c.cred_id.0),
-                    level: match c.level {
-                        wz_proto::Level::Lightweight => "lightweight",
-                        wz_proto::Level::Upgraded => "upgraded",
-                    }
-                    .to_owned(),
-                    status: format!("{:?}", c.status).to_lowercase(),
+                    level: c.level.name().to_owned(),
+                    status: c.status.name().to_owned(),
                     not_before: c.not_before,
                     not_after: c.not_after,
                     issued_at: c.created_at,

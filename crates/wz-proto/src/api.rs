@@ -162,6 +162,35 @@ pub enum LivenessAction {
     Nod,
 }
 
+impl LivenessAction {
+    /// Every action, in wire order.
+    pub const ALL: [Self; 5] = [
+        Self::TurnLeft,
+        Self::TurnRight,
+        Self::Blink,
+        Self::OpenMouth,
+        Self::Nod,
+    ];
+
+    /// The wire name (`turn_left`, …).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TurnLeft => "turn_left",
+            Self::TurnRight => "turn_right",
+            Self::Blink => "blink",
+            Self::OpenMouth => "open_mouth",
+            Self::Nod => "nod",
+        }
+    }
+
+    /// From the wire name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == s)
+    }
+}
+
 /// `POST /v1/challenges`: a one-time challenge for enrolment or a face check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -265,6 +294,18 @@ pub enum CredentialStatus {
 }
 
 impl CredentialStatus {
+    /// The wire name (`active`, `suspended`, …).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Revoked => "revoked",
+            Self::Superseded => "superseded",
+            Self::Expired => "expired",
+        }
+    }
+
     /// The result code a verification of a credential in this state gets.
     #[must_use]
     pub fn result_code(self) -> ResultCode {

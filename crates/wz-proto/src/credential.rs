@@ -87,6 +87,15 @@ pub enum Level {
 }
 
 impl Level {
+    /// The wire name: `lightweight` or `upgraded`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Lightweight => "lightweight",
+            Self::Upgraded => "upgraded",
+        }
+    }
+
     fn from_byte(b: u8) -> Result<Self, ProtoError> {
         match b {
             1 => Ok(Self::Lightweight),

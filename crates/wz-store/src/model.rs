@@ -71,13 +71,7 @@ pub struct CredentialRow {
 }
 
 pub(crate) fn status_text(s: CredentialStatus) -> &'static str {
-    match s {
-        CredentialStatus::Active => "active",
-        CredentialStatus::Suspended => "suspended",
-        CredentialStatus::Revoked => "revoked",
-        CredentialStatus::Superseded => "superseded",
-        CredentialStatus::Expired => "expired",
-    }
+    s.name()
 }
 
 pub(crate) fn status_from_text(s: &str) -> Result<CredentialStatus, StoreError> {

@@ -9,11 +9,11 @@ use anyhow::{Context, bail};
 use wz_crypto::Sm2PrivateKey;
 use wz_platform::registry::Person;
 use wz_platform::{Platform, PlatformConfig};
-use wz_proto::api::VerifyRequest;
-use wz_proto::{AuthMode, CivilDate, CredentialId, IdNumber, QrBody, RequestAuth, RequestTarget, ResultCode};
+use wz_proto::{CivilDate, CredentialId, IdNumber, QrBody, RequestAuth, RequestTarget, ResultCode};
 use wz_store::Backend;
 
 use crate::env;
+use crate::load::Prepared;
 
 /// The benchmark's own database: a SQLite file in a temporary folder, or a
 /// fresh schema in `WZ_BENCH_PG_URL` (default: the local PostgreSQL's `test`
@@ -73,11 +73,6 @@ impl BenchStore {
 }
 
 /// One pre-signed request.
-struct Prepared {
-    body: Vec<u8>,
-    headers: Vec<(&'static str, String)>,
-}
-
 #[allow(clippy::disallowed_methods)] // benchmark timing is the edge
 fn instant() -> Instant {
     Instant::now()
@@ -138,8 +133,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 struct Setup {
     base: String,
-    rp_id: String,
-    rp_key: Sm2PrivateKey,
+    /// The one RP: id and key.
+    rp: (String, Sm2PrivateKey),
     wallets: Vec<(Sm2PrivateKey, CredentialId)>,
     enc: wz_crypto::Sm2PublicKey,
     store: BenchStore,
@@ -160,7 +155,7 @@ async fn setup(backend: Backend, citizens: usize) -> anyhow::Result<Setup> {
     let platform = Arc::new(Platform::open(store.store.clone(), config, master, face, vec![], now).await?);
     // The same seeding as `wz bench load`: one QR-only RP, `citizens` wallets.
     let seeded = crate::load::seed(&platform, 1, citizens).await?;
-    let (rp_id, rp_key) = seeded.rps.into_iter().next().context("no RP seeded")?;
+    let rp = seeded.rps.into_iter().next().context("no RP seeded")?;
     let wallets = seeded.wallets;
     let enc = platform.keys().encryption.current().public_key().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -175,8 +170,7 @@ async fn setup(backend: Backend, citizens: usize) -> anyhow::Result<Setup> {
     });
     Ok(Setup {
         base: format!("http://{addr}"),
-        rp_id,
-        rp_key,
+        rp,
         wallets,
         enc,
         store,
@@ -186,46 +180,11 @@ async fn setup(backend: Backend, citizens: usize) -> anyhow::Result<Setup> {
 
 /// `per_wallet[w]` requests for each wallet, counters continuing from `first_counter`.
 fn prepare(s: &Setup, per_wallet: usize, first_counter: u32) -> anyhow::Result<Vec<Vec<Prepared>>> {
-    let now = env::now();
     let mut all = Vec::with_capacity(s.wallets.len());
-    for (device, cred_id) in &s.wallets {
-        let mut list = Vec::with_capacity(per_wallet);
-        for k in 0..per_wallet {
-            let counter = first_counter + u32::try_from(k)?;
-            let body = QrBody {
-                cred_id: *cred_id,
-                issued_at: now,
-                counter,
-                nonce: wz_crypto::random_array()?,
-            };
-            let qr = body.seal(device, &s.enc)?;
-            let req = VerifyRequest {
-                challenge_id: None,
-                mode: AuthMode::QR,
-                qr: Some(qr),
-                face_frames: vec![],
-                pin_block: None,
-                items: None,
-                card_data: None,
-            };
-            let json = serde_json::to_vec(&req)?;
-            let target = RequestTarget {
-                method: "POST",
-                path: wz_proto::routes::VERIFY,
-                body: &json,
-            };
-            let auth = RequestAuth::sign(
-                &s.rp_key,
-                &s.rp_id,
-                &target,
-                now,
-                &wz_proto::signed_http::new_nonce()?,
-            )?;
-            list.push(Prepared {
-                headers: auth.to_headers().to_vec(),
-                body: json,
-            });
-        }
+    for wallet in &s.wallets {
+        let list = (0..per_wallet)
+            .map(|k| crate::load::prepare(&s.rp, wallet, &s.enc, first_counter + u32::try_from(k)?))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         all.push(list);
     }
     Ok(all)

@@ -16,7 +16,7 @@ use wz_proto::{AuthMode, CredentialPin, Level};
 use wz_terminal::presets::Preset;
 use wz_terminal::{Extras, Terminal, TerminalError};
 
-use crate::web::{Captures, PoseAnswer, PoseGuide, WebError, WebResult, action_name};
+use crate::web::{Captures, PoseAnswer, PoseGuide, WebError, WebResult};
 
 /// Today's checks (China Standard Time days).
 #[derive(Debug, Default)]
@@ -182,7 +182,11 @@ async fn challenge(State(k): State<Arc<Kiosk>>) -> WebResult<Json<ChallengeView>
     k.captures.start(&ch.challenge_id, ch.actions.clone());
     Ok(Json(ChallengeView {
         challenge_id: ch.challenge_id,
-        actions: ch.actions.into_iter().map(action_name).collect(),
+        actions: ch
+            .actions
+            .into_iter()
+            .map(wz_proto::api::LivenessAction::name)
+            .collect(),
     }))
 }
 
@@ -310,10 +314,7 @@ async fn verify(State(k): State<Arc<Kiosk>>, Json(b): Json<VerifyBody>) -> WebRe
         code: code.name(),
         zh: code.message_zh(),
         en: code.message_en(),
-        level: v.verdict.level.map(|l| match l {
-            Level::Lightweight => "lightweight",
-            Level::Upgraded => "upgraded",
-        }),
+        level: v.verdict.level.map(Level::name),
         pseudonym: v.verdict.pseudonym.clone(),
         attributes: v.attributes.as_ref().map(shown).unwrap_or_default(),
         serial: v.verdict.serial.clone(),

@@ -126,14 +126,16 @@ pub(crate) async fn seed(platform: &Platform, rps: usize, wallets: usize) -> any
 }
 
 /// One request ready to send (and to resend unchanged on a retry).
-struct Prepared {
-    body: Vec<u8>,
-    headers: Vec<(&'static str, String)>,
+pub(crate) struct Prepared {
+    pub(crate) body: Vec<u8>,
+    pub(crate) headers: Vec<(&'static str, String)>,
     cred: CredentialId,
     counter: u32,
 }
 
-fn prepare(
+/// A QR-only verification request: a fresh QR of `wallet` with `counter`,
+/// sealed to the platform, in a body signed by `rp`.
+pub(crate) fn prepare(
     rp: &(String, Sm2PrivateKey),
     wallet: &(Sm2PrivateKey, CredentialId),
     enc: &wz_crypto::Sm2PublicKey,

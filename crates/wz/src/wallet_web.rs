@@ -13,10 +13,10 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use wz_proto::api::{ChallengePurpose, CredentialStatus, IdentityItems};
-use wz_proto::{CredentialPin, IdNumber, Level};
+use wz_proto::{CredentialPin, IdNumber};
 use wz_wallet::{FileKeystore, TlsSuites, Trust, Wallet, WalletError};
 
-use crate::web::{Captures, PoseAnswer, PoseGuide, WebError, WebResult, action_name};
+use crate::web::{Captures, PoseAnswer, PoseGuide, WebError, WebResult};
 
 /// Where `wz wallet init` would point a new wallet.
 #[derive(Debug, Clone)]
@@ -153,7 +153,7 @@ struct StateView {
     can_create: bool,
     can_capture: bool,
     /// Why the credential left this device (`superseded`, `revoked`, `expired`).
-    wiped: Option<String>,
+    wiped: Option<&'static str>,
 }
 
 async fn state(State(s): State<Arc<WalletService>>) -> Json<StateView> {
@@ -164,12 +164,7 @@ async fn state(State(s): State<Arc<WalletService>>) -> Json<StateView> {
         enrolled: w.as_ref().is_some_and(Wallet::is_enrolled),
         can_create: s.platform.is_some(),
         can_capture: s.guide.is_some(),
-        wiped: s
-            .wiped
-            .lock()
-            .ok()
-            .and_then(|r| *r)
-            .map(|st| format!("{st:?}").to_lowercase()),
+        wiped: s.wiped.lock().ok().and_then(|r| *r).map(CredentialStatus::name),
     })
 }
 
@@ -224,10 +219,7 @@ async fn card(State(s): State<Arc<WalletService>>) -> WebResult<Json<CardView>> 
         .map(|h| (h.masked_name, h.masked_id_number))
         .unwrap_or_default();
     Ok(Json(CardView {
-        level: match sum.level {
-            Level::Lightweight => "lightweight",
-            Level::Upgraded => "upgraded",
-        },
+        level: sum.level.name(),
         masked_name,
         masked_id_number,
         not_before: sum.not_before,
@@ -284,12 +276,8 @@ async fn history(State(s): State<Arc<WalletService>>) -> WebResult<Json<Vec<Hist
 
 #[derive(Debug, Serialize)]
 struct StatusView {
-    status: String,
+    status: &'static str,
     wiped: bool,
-}
-
-fn status_name(st: CredentialStatus) -> String {
-    format!("{st:?}").to_lowercase()
 }
 
 async fn suspend(State(s): State<Arc<WalletService>>) -> WebResult<Json<StatusView>> {
@@ -297,7 +285,7 @@ async fn suspend(State(s): State<Arc<WalletService>>) -> WebResult<Json<StatusVi
     let w = guard.as_mut().ok_or_else(locked)?;
     let st = w.suspend().await.map_err(wallet_error)?;
     Ok(Json(StatusView {
-        status: status_name(st),
+        status: st.name(),
         wiped: false,
     }))
 }
@@ -312,7 +300,7 @@ async fn sync(State(s): State<Arc<WalletService>>) -> WebResult<Json<StatusView>
         *r = Some(out.status);
     }
     Ok(Json(StatusView {
-        status: status_name(out.status),
+        status: out.status.name(),
         wiped: out.wiped,
     }))
 }
@@ -374,7 +362,12 @@ async fn challenge(
     s.captures.start(&ch.challenge_id, ch.actions.clone());
     let view = ChallengeView {
         challenge_id: ch.challenge_id.clone(),
-        actions: ch.actions.iter().copied().map(action_name).collect(),
+        actions: ch
+            .actions
+            .iter()
+            .copied()
+            .map(wz_proto::api::LivenessAction::name)
+            .collect(),
     };
     if let Ok(mut pending) = s.pending.lock() {
         pending.retain(|c| c.expires_at > crate::env::now());
@@ -448,12 +441,7 @@ async fn enrol(State(s): State<Arc<WalletService>>, Json(b): Json<EnrolBody>) ->
     if let Ok(mut r) = s.wiped.lock() {
         *r = None;
     }
-    Ok(Json(Enrolled {
-        level: match level {
-            Level::Lightweight => "lightweight",
-            Level::Upgraded => "upgraded",
-        },
-    }))
+    Ok(Json(Enrolled { level: level.name() }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -480,7 +468,7 @@ async fn resume(
     let w = guard.as_mut().ok_or_else(locked)?;
     let st = w.resume(&ch, frames, pin.as_ref()).await.map_err(wallet_error)?;
     Ok(Json(StatusView {
-        status: status_name(st),
+        status: st.name(),
         wiped: false,
     }))
 }

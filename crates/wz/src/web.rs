@@ -99,17 +99,6 @@ pub fn page_router<S: Clone + Send + Sync + 'static>(page: &'static str) -> Rout
         .route("/assets/{name}", get(wz_web::serve_asset))
 }
 
-/// A liveness action's wire name.
-pub fn action_name(a: LivenessAction) -> &'static str {
-    match a {
-        LivenessAction::TurnLeft => "turn_left",
-        LivenessAction::TurnRight => "turn_right",
-        LivenessAction::Blink => "blink",
-        LivenessAction::OpenMouth => "open_mouth",
-        LivenessAction::Nod => "nod",
-    }
-}
-
 /// How long a capture may take before it is dropped.
 const CAPTURE_TTL_SECS: u64 = 300;
 
@@ -135,7 +124,7 @@ impl core::fmt::Debug for Captures {
 pub struct PoseAnswer {
     /// The frame shows the step and was kept.
     pub ok: bool,
-    /// What the page should ask for: `no_face`, `face_front`, or the action.
+    /// The step the frame was checked for: `face_front` or the action's name.
     pub hint: &'static str,
 }
 
@@ -261,7 +250,7 @@ pub async fn pose_step(
     }
     let want = captures.step(challenge_id, step)?;
     let (ok, frame) = guide.check(frame, want).await?;
-    let hint = want.map_or("face_front", action_name);
+    let hint = want.map_or("face_front", LivenessAction::name);
     if ok {
         captures.keep(challenge_id, step, frame)?;
     }

@@ -29,28 +29,6 @@ pub(crate) fn random_actions(supported: &[LivenessAction]) -> Result<Vec<Livenes
     Ok(pool)
 }
 
-pub(crate) fn action_name(a: LivenessAction) -> &'static str {
-    match a {
-        LivenessAction::TurnLeft => "turn_left",
-        LivenessAction::TurnRight => "turn_right",
-        LivenessAction::Blink => "blink",
-        LivenessAction::OpenMouth => "open_mouth",
-        LivenessAction::Nod => "nod",
-    }
-}
-
-pub(crate) fn parse_action(s: &str) -> Option<LivenessAction> {
-    [
-        LivenessAction::TurnLeft,
-        LivenessAction::TurnRight,
-        LivenessAction::Blink,
-        LivenessAction::OpenMouth,
-        LivenessAction::Nod,
-    ]
-    .into_iter()
-    .find(|a| action_name(*a) == s)
-}
-
 impl Platform {
     /// `POST /v1/challenges`: a one-time challenge with random liveness actions.
     /// Limited per client address and purpose, and capped in all.
@@ -100,11 +78,7 @@ impl Platform {
             challenge_id: hex::encode(wz_crypto::random_array::<16>()?),
             nonce: nonce.to_vec(),
             purpose: purpose.as_str().to_owned(),
-            actions: actions
-                .iter()
-                .map(|a| action_name(*a))
-                .collect::<Vec<_>>()
-                .join(","),
+            actions: actions.iter().map(|a| a.name()).collect::<Vec<_>>().join(","),
             expires_at: now + self.config.challenge_ttl_secs,
         };
         if !self
@@ -145,7 +119,9 @@ impl Platform {
             .actions
             .split(',')
             .filter(|s| !s.is_empty())
-            .map(|s| parse_action(s).ok_or(err(ResultCode::InternalError, "stored challenge is corrupt")))
+            .map(|s| {
+                LivenessAction::parse(s).ok_or(err(ResultCode::InternalError, "stored challenge is corrupt"))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok((ch, actions))
     }
@@ -191,10 +167,7 @@ impl Platform {
         }
         .sign(signer)?;
         let encoded = cert.encode();
-        let level_name = match level {
-            Level::Lightweight => "lightweight",
-            Level::Upgraded => "upgraded",
-        };
+        let level_name = level.name();
         let note = AuditNote::new(
             "platform",
             "credential.issue",

@@ -30,10 +30,7 @@ pub(super) fn describe(v: &Verified) -> String {
         "verdict {} ({}), level {}, serial {}",
         v.verdict.result.name(),
         v.verdict.result.code(),
-        v.verdict.level.map_or("-", |l| match l {
-            wz_proto::Level::Lightweight => "lightweight",
-            wz_proto::Level::Upgraded => "upgraded",
-        }),
+        v.verdict.level.map_or("-", wz_proto::Level::name),
         v.verdict.serial
     )
 }
