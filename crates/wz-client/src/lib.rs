@@ -77,6 +77,9 @@ pub struct PlatformClient {
     http: reqwest::Client,
     retries: u32,
     keys: Mutex<Option<KeysResponse>>,
+    /// Published keys already parsed (signing keys with their verification
+    /// table: every verdict is checked against one), by their hex.
+    parsed_keys: Mutex<std::collections::HashMap<String, Sm2PublicKey>>,
     /// Platform clock minus ours, seconds: applied to signed timestamps.
     clock_offset: AtomicI64,
 }
@@ -124,6 +127,7 @@ impl PlatformClient {
             http,
             retries,
             keys: Mutex::new(None),
+            parsed_keys: Mutex::new(std::collections::HashMap::new()),
             clock_offset: AtomicI64::new(0),
         })
     }
@@ -229,9 +233,25 @@ impl PlatformClient {
     }
 
     fn cached(&self, pick: impl Fn(&PublishedKey) -> bool) -> Option<Sm2PublicKey> {
-        let k = self.keys.lock().ok()?;
-        let key = k.as_ref()?.keys.iter().find(|k| pick(k))?;
-        Sm2PublicKey::from_sec1_bytes(&hex::decode(&key.public_key).ok()?).ok()
+        let (hex_key, usage) = {
+            let k = self.keys.lock().ok()?;
+            let key = k.as_ref()?.keys.iter().find(|k| pick(k))?;
+            (key.public_key.clone(), key.usage)
+        };
+        if let Some(parsed) = self.parsed_keys.lock().ok()?.get(&hex_key) {
+            return Some(parsed.clone());
+        }
+        let mut parsed = Sm2PublicKey::from_sec1_bytes(&hex::decode(&hex_key).ok()?).ok()?;
+        if usage == KeyUsage::Signing {
+            parsed = parsed.with_verify_table();
+        }
+        let mut all = self.parsed_keys.lock().ok()?;
+        // The platform publishes a handful of keys; rotations add a few.
+        if all.len() >= 64 {
+            all.clear();
+        }
+        all.insert(hex_key, parsed.clone());
+        Some(parsed)
     }
 
     async fn key_where(&self, pick: impl Fn(&PublishedKey) -> bool) -> Result<Sm2PublicKey> {

@@ -33,6 +33,22 @@ fn sm2(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("sm2_verify");
     g.bench_function("wz", |b| b.iter(|| pk.verify(black_box(MSG), &sig).unwrap()));
+    // A long-lived key with its precomputed table (RP request keys, the
+    // card authority, the platform key in a terminal).
+    let tabled = pk.clone().with_verify_table();
+    g.bench_function("wz-key-table", |b| {
+        b.iter(|| tabled.verify(black_box(MSG), &sig).unwrap())
+    });
+    // The `sm2` crate's own constant-time verifier: what wz used before.
+    {
+        use sm2::dsa::signature::Verifier as _;
+        let vk =
+            sm2::dsa::VerifyingKey::from_sec1_bytes(wz_crypto::DEFAULT_USER_ID, &pk.to_sec1_bytes()).unwrap();
+        let csig = sm2::dsa::Signature::try_from(&sig.to_bytes()[..]).unwrap();
+        g.bench_function("sm2-crate", |b| {
+            b.iter(|| vk.verify(black_box(MSG), &csig).unwrap())
+        });
+    }
     g.bench_function("libsm", |b| {
         b.iter(|| assert!(ctx.verify(black_box(MSG), &lpk, &lsig).unwrap()))
     });

@@ -13,6 +13,7 @@ mod keyring;
 mod rng;
 mod signer;
 pub mod sm2;
+mod sm2_verify;
 
 pub use aead::{NONCE_LEN, SM4_KEY_LEN, Sm4Key, TAG_LEN};
 pub use error::{CryptoError, Result};

@@ -226,3 +226,55 @@ fn keyring_rotation() {
     assert_eq!(ring.insert(dup), Err(CryptoError::DuplicateKeyId(second_id)));
     assert_eq!(ring.public_keys().count(), 1);
 }
+
+/// The crate's own (constant-time) verifier, the reference for ours.
+fn reference_accepts(key: &Sm2PublicKey, user_id: &str, msg: &[u8], sig: &[u8]) -> bool {
+    use sm2::dsa::signature::Verifier as _;
+    let Ok(sig) = sm2::dsa::Signature::try_from(sig) else {
+        return false;
+    };
+    let vk = sm2::dsa::VerifyingKey::from_sec1_bytes(user_id, &key.to_sec1_bytes()).unwrap();
+    vk.verify(msg, &sig).is_ok()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Our variable-time verification (plain, and with the key's table)
+    /// accepts exactly what the `sm2` crate's verifier accepts: real
+    /// signatures, and tampered messages, r, s or signer ids.
+    #[test]
+    fn fast_verify_agrees_with_the_reference(
+        msg in proptest::collection::vec(any::<u8>(), 0..200),
+        tamper in 0u8..5,
+        at in any::<usize>(),
+        junk in proptest::array::uniform32(any::<u8>()),
+    ) {
+        let signer = Sm2PrivateKey::generate().unwrap();
+        let plain = signer.public_key().clone();
+        let tabled = plain.clone().with_verify_table();
+        let mut m = msg.clone();
+        let mut raw = signer.sign(&msg).unwrap().to_bytes();
+        let mut id = wz_crypto::DEFAULT_USER_ID;
+        match tamper {
+            0 => {}
+            1 if !m.is_empty() => { let i = at % m.len(); m[i] ^= 0x80; }
+            2 => raw[at % 32] ^= 1 << (at % 8),
+            3 => raw[32 + at % 32] ^= 1 << (at % 8),
+            4 => { raw[..32].copy_from_slice(&junk); }
+            _ => id = "ALICE123@YAHOO.COM",
+        }
+        let expect = reference_accepts(&plain, id, &m, &raw);
+        prop_assert_eq!(expect, tamper == 0 || (tamper == 1 && m.is_empty()));
+        match Sm2Signature::from_bytes(&raw) {
+            Ok(sig) => {
+                prop_assert_eq!(plain.verify_with_id(id, &m, &sig).is_ok(), expect);
+                prop_assert_eq!(tabled.verify_with_id(id, &m, &sig).is_ok(), expect);
+                if id == wz_crypto::DEFAULT_USER_ID {
+                    prop_assert_eq!(tabled.verify(&m, &sig).is_ok(), expect);
+                }
+            }
+            Err(_) => prop_assert!(!expect),
+        }
+    }
+}

@@ -459,3 +459,71 @@ pub fn evaluate(engine: &Engine, dir: &Path) -> Result<PadReport> {
     report.attacks = by_attack;
     Ok(report)
 }
+
+/// One person's photos for a live face check: a registry photo, and live
+/// frames — frontal, turned left, turned right — that are other photos of
+/// the same person. For load tests and demos that must answer a
+/// platform's head-turn challenge with real photos.
+#[derive(Clone)]
+pub struct LiveSet {
+    pub registry_photo: Vec<u8>,
+    pub frontal: Vec<u8>,
+    pub left: Vec<u8>,
+    pub right: Vec<u8>,
+}
+
+impl core::fmt::Debug for LiveSet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("LiveSet(<photos>)")
+    }
+}
+
+impl LiveSet {
+    /// The frames that answer `actions` in order, frontal first; `None`
+    /// when an action is not a head turn (these photos cannot show it).
+    #[must_use]
+    pub fn frames_for(&self, actions: &[LivenessAction]) -> Option<Vec<Vec<u8>>> {
+        let mut frames = vec![self.frontal.clone()];
+        for a in actions {
+            frames.push(match a {
+                LivenessAction::TurnLeft => self.left.clone(),
+                LivenessAction::TurnRight => self.right.clone(),
+                _ => return None,
+            });
+        }
+        Some(frames)
+    }
+}
+
+/// Up to `max` people of the labelled set in `dir` (`DIR/<person>/<photos>`)
+/// with a frontal photo, a photo turned each way and one more near-frontal
+/// photo to stand as their registry photo.
+pub fn live_sets(engine: &Engine, dir: &Path, max: usize) -> Result<Vec<LiveSet>> {
+    let mut out = Vec::new();
+    for (_, paths) in face_set(dir)? {
+        if out.len() >= max {
+            break;
+        }
+        let s = stills(engine, &paths)?;
+        let Some(p) = poses(&s, engine) else { continue };
+        let (Some(l), Some(r)) = (p.left, p.right) else {
+            continue;
+        };
+        let registry = s
+            .iter()
+            .enumerate()
+            .find(|(j, st)| *j != p.frontal && *j != l && *j != r && st.yaw.abs() <= 0.45);
+        let (Some((_, reg)), Some(front), Some(left), Some(right)) =
+            (registry, s.get(p.frontal), s.get(l), s.get(r))
+        else {
+            continue;
+        };
+        out.push(LiveSet {
+            registry_photo: reg.bytes.clone(),
+            frontal: front.bytes.clone(),
+            left: left.bytes.clone(),
+            right: right.bytes.clone(),
+        });
+    }
+    Ok(out)
+}

@@ -71,6 +71,8 @@ pub struct Platform {
     pub(crate) face: Arc<dyn FaceEngine>,
     pub(crate) card_authorities: Vec<Sm2PublicKey>,
     pub(crate) limiter: RateLimiter,
+    /// RP request keys already parsed, with their verification tables.
+    pub(crate) rp_keys: crate::relying_parties::RpKeyCache,
     /// Per client address: challenges and online enrolment tries.
     pub(crate) clients: RateLimiter,
     /// Counters and histograms for `/metrics`.
@@ -108,8 +110,13 @@ impl Platform {
             master,
             keys: RwLock::new(Arc::new(keys)),
             face,
-            card_authorities,
+            // Every upgraded card is checked against these: worth a table each.
+            card_authorities: card_authorities
+                .into_iter()
+                .map(Sm2PublicKey::with_verify_table)
+                .collect(),
             limiter: RateLimiter::default(),
+            rp_keys: crate::relying_parties::RpKeyCache::default(),
             clients: RateLimiter::default(),
             metrics: Metrics::default(),
             imports: crate::import::ImportJobs::default(),

@@ -7,6 +7,47 @@ use wz_store::{AuditNote, EntityStatus, RelyingParty, RpKey};
 use crate::Result;
 
 use crate::platform::{Platform, RpRegistration, err};
+
+/// RP request keys, parsed, by their stored bytes. The database still
+/// decides on every request whether the RP and the key are active: this
+/// only saves parsing, and lets a key seen before keep its precomputed
+/// verification table (a request check then costs about a third). A key
+/// gets its table the second time it is seen, so a one-off key costs
+/// nothing extra. Bounded: when full it starts again empty.
+#[derive(Default)]
+pub(crate) struct RpKeyCache {
+    keys: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Sm2PublicKey>>,
+}
+
+/// About 25 KiB of table per key: at most 25 MiB.
+const RP_KEY_CACHE_MAX: usize = 1024;
+
+impl RpKeyCache {
+    pub(crate) fn key(&self, sec1: &[u8]) -> Result<Sm2PublicKey> {
+        let cached = self
+            .keys
+            .lock()
+            .map_err(|_| err(ResultCode::InternalError, "key cache poisoned"))?
+            .get(sec1)
+            .cloned();
+        let key = match cached {
+            Some(key) if key.has_verify_table() => return Ok(key),
+            // Seen before: worth its table now (built outside the lock).
+            Some(key) => key.with_verify_table(),
+            None => Sm2PublicKey::from_sec1_bytes(sec1)
+                .map_err(|_| err(ResultCode::InternalError, "stored RP key is corrupt"))?,
+        };
+        let mut keys = self
+            .keys
+            .lock()
+            .map_err(|_| err(ResultCode::InternalError, "key cache poisoned"))?;
+        if keys.len() >= RP_KEY_CACHE_MAX && !keys.contains_key(sec1) {
+            keys.clear();
+        }
+        keys.insert(sec1.to_vec(), key.clone());
+        Ok(key)
+    }
+}
 use crate::verify::factors::check_mode_shape;
 
 impl Platform {
@@ -179,8 +220,7 @@ impl Platform {
                 "key is not an active key of this relying party",
             ));
         }
-        let public = Sm2PublicKey::from_sec1_bytes(&key.public_key)
-            .map_err(|_| err(ResultCode::InternalError, "stored RP key is corrupt"))?;
+        let public = self.rp_keys.key(&key.public_key)?;
         auth.verify_signature(&public, target)?;
         auth.check_timestamp(now, self.config.request_skew_secs)?;
         Ok((rp, public))

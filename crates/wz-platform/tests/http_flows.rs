@@ -28,6 +28,7 @@ use wz_store::Backend;
 
 wz_store::on_both!(
     one_qr_passes_once_under_concurrency,
+    photo_reaches_an_entitled_rp_only,
     enrolment_answers_one_code_for_items_and_face,
     enrolment_is_throttled_per_id_and_client,
     online_enrolment_never_replaces_upgraded,
@@ -49,6 +50,41 @@ wz_store::on_both!(
     security_events_are_counted,
     rp_names_are_screen_safe,
 );
+
+/// The QR path reads the registry record without its sealed photo (it is
+/// large and rarely needed); an RP entitled to the photo still gets the
+/// registry photo, one that is not gets none.
+async fn photo_reaches_an_entitled_rp_only(b: Backend) {
+    let e = env(b).await;
+    let border = e
+        .register("border", "verifier", &["0x04"], &["name", "photo"])
+        .await;
+    let cafe = e.register("cafe", "verifier", &["0x04"], &["name"]).await;
+    let mut w = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
+    let enc = e.key("encryption").await;
+    for (rp, key, photo) in [
+        ("border", &border, Some(b"photo-of-jia".to_vec())),
+        ("cafe", &cafe, None),
+    ] {
+        let (qr, _) = w.qr(&enc, now());
+        let v = e
+            .verify(
+                rp,
+                key,
+                &VerifyRequest {
+                    qr: Some(qr),
+                    ..vreq(0x04)
+                },
+            )
+            .await;
+        assert_eq!(v.result, ResultCode::Pass, "{rp}");
+        let attrs: ReleasedAttributes =
+            serde_json::from_slice(&key.decrypt(&v.attributes.unwrap().0).unwrap()).unwrap();
+        assert_eq!(attrs.name.as_deref(), Some(adult().name.as_str()), "{rp}");
+        assert_eq!(attrs.photo.map(|p| p.0), photo, "{rp}");
+    }
+    e.finish().await;
+}
 
 /// One QR sent eight times at once (two RPs) passes exactly once: the
 /// counter is accepted with the verdict in one transaction, and the

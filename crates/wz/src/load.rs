@@ -39,6 +39,12 @@ pub struct LoadPlan {
     pub max_requests: usize,
     /// Where each pass verdict is written (JSON Lines).
     pub verdicts: Option<PathBuf>,
+    /// Share of requests (0..=1) that are QR + live face (mode 0x06): a
+    /// platform challenge, then frames answering it.
+    pub face_share: f64,
+    /// Photos for those: one person's set per wallet, in turn (registry
+    /// photo imported with the citizen; the live frames are other photos).
+    pub faces: Vec<wz_face::pad::LiveSet>,
 }
 
 #[allow(clippy::disallowed_methods)] // load timing is the edge
@@ -52,10 +58,16 @@ pub(crate) struct Seeded {
     pub(crate) enc: wz_crypto::Sm2PublicKey,
 }
 
-/// Registers `rps` QR-only relying parties and issues `wallets` lightweight
-/// credentials to synthetic citizens (born on a day picked per run, so runs
-/// do not collide).
-pub(crate) async fn seed(platform: &Platform, rps: usize, wallets: usize) -> anyhow::Result<Seeded> {
+/// Registers `rps` relying parties (QR only, and QR + face where `faces`
+/// are given) and issues `wallets` lightweight credentials to synthetic
+/// citizens (born on a day picked per run, so runs do not collide); with
+/// `faces`, citizen `i` has the registry photo of `faces[i % len]`.
+pub(crate) async fn seed(
+    platform: &Platform,
+    rps: usize,
+    wallets: usize,
+    faces: &[wz_face::pad::LiveSet],
+) -> anyhow::Result<Seeded> {
     ensure!((1..=999).contains(&wallets), "--wallets must be 1..=999");
     ensure!((1..=100).contains(&rps), "--relying-parties must be 1..=100");
     let now = env::now();
@@ -77,7 +89,11 @@ pub(crate) async fn seed(platform: &Platform, rps: usize, wallets: usize) -> any
                     name: format!("Load test RP {i}"),
                     role: wz_store::RpRole::Verifier,
                     public_key: key.public_key().clone(),
-                    modes: vec![AuthMode::QR],
+                    modes: if faces.is_empty() {
+                        vec![AuthMode::QR]
+                    } else {
+                        vec![AuthMode::QR, QR_FACE]
+                    },
                     attributes: vec![],
                     rate_per_s: 1_000_000,
                 },
@@ -102,7 +118,9 @@ pub(crate) async fn seed(platform: &Platform, rps: usize, wallets: usize) -> any
                 card_valid_from: birth,
                 card_valid_to: None,
             },
-            None,
+            faces
+                .get(i % faces.len().max(1))
+                .map(|f| f.registry_photo.clone()),
         ));
     }
     platform.import_people(&people, "bench-load", now).await?;
@@ -131,15 +149,21 @@ pub(crate) struct Prepared {
     pub(crate) headers: Vec<(&'static str, String)>,
     cred: CredentialId,
     counter: u32,
+    face: bool,
 }
 
-/// A QR-only verification request: a fresh QR of `wallet` with `counter`,
-/// sealed to the platform, in a body signed by `rp`.
+/// QR + live face, as a hotel counter asks.
+const QR_FACE: AuthMode = AuthMode::QR.with(AuthMode::FACE);
+
+/// A verification request: a fresh QR of `wallet` with `counter`, sealed to
+/// the platform, and with `face` (a challenge id and the frames answering
+/// it) QR + face; in a body signed by `rp`.
 pub(crate) fn prepare(
     rp: &(String, Sm2PrivateKey),
     wallet: &(Sm2PrivateKey, CredentialId),
     enc: &wz_crypto::Sm2PublicKey,
     counter: u32,
+    face: Option<(String, Vec<Vec<u8>>)>,
 ) -> anyhow::Result<Prepared> {
     let now = env::now();
     let qr = QrBody {
@@ -149,11 +173,17 @@ pub(crate) fn prepare(
         nonce: wz_crypto::random_array()?,
     }
     .seal(&wallet.0, enc)?;
+    let with_face = face.is_some();
+    let (challenge_id, frames) = face.unzip();
     let body = serde_json::to_vec(&VerifyRequest {
-        challenge_id: None,
-        mode: AuthMode::QR,
+        challenge_id,
+        mode: if with_face { QR_FACE } else { AuthMode::QR },
         qr: Some(qr),
-        face_frames: vec![],
+        face_frames: frames
+            .unwrap_or_default()
+            .into_iter()
+            .map(wz_proto::api::Bytes)
+            .collect(),
         pin_block: None,
         items: None,
         card_data: None,
@@ -174,7 +204,37 @@ pub(crate) fn prepare(
         headers: auth.to_headers().to_vec(),
         cred: wallet.1,
         counter,
+        face: with_face,
     })
+}
+
+/// A `verify` challenge from the platform and the frames of `set` that
+/// answer it; `Err(code)` names what went wrong, as a result.
+async fn face_for(
+    client: &reqwest::Client,
+    base: &str,
+    set: &wz_face::pad::LiveSet,
+) -> Result<(String, Vec<Vec<u8>>), String> {
+    let resp = client
+        .post(format!("{base}{}", wz_proto::routes::CHALLENGES))
+        .json(&wz_proto::api::ChallengeRequest {
+            purpose: wz_proto::api::ChallengePurpose::Verify,
+        })
+        .send()
+        .await
+        .map_err(|_| "challenge_transport".to_owned())?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|_| "challenge_transport".to_owned())?;
+    let Ok(ch) = serde_json::from_slice::<wz_proto::api::Challenge>(&bytes) else {
+        return Err(match serde_json::from_slice::<wz_proto::api::Problem>(&bytes) {
+            Ok(p) => format!("challenge_{}", p.code.name()),
+            Err(_) => format!("challenge_http_{}", status.as_u16()),
+        });
+    };
+    let frames = set
+        .frames_for(&ch.actions)
+        .ok_or_else(|| "challenge_not_a_head_turn".to_owned())?;
+    Ok((ch.challenge_id, frames))
 }
 
 /// How one request ended.
@@ -187,6 +247,8 @@ struct Outcome {
     serial: Option<String>,
     cred: CredentialId,
     counter: u32,
+    /// QR + face (else QR only).
+    face: bool,
 }
 
 const TRIES: u32 = 4;
@@ -234,6 +296,7 @@ async fn send(client: &reqwest::Client, url: &str, p: &Prepared, start: Instant)
         serial,
         cred: p.cred,
         counter: p.counter,
+        face: p.face,
     }
 }
 
@@ -268,17 +331,36 @@ pub async fn run(platform: &Platform, plan: &LoadPlan, out: &mut impl std::io::W
         "--max-requests must be 1..=2000000"
     );
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let floor = crate::bench::crypto_floor(300)? * cores as f64;
+    let floor = crate::bench::crypto_floor(300)?.all_cores;
     writeln!(
         out,
         "crypto floor (this machine, now): {floor:.0} verifications/s on {cores} cores"
     )?;
-    let seeded = Arc::new(seed(platform, plan.relying_parties, plan.wallets).await?);
+    ensure!(
+        (0.0..=1.0).contains(&plan.face_share),
+        "--face-share must be between 0 and 1"
+    );
+    ensure!(
+        plan.face_share == 0.0 || !plan.faces.is_empty(),
+        "--face-share needs --faces DIR with people photographed frontal and turned both ways"
+    );
+    let faces: &[wz_face::pad::LiveSet] = if plan.face_share > 0.0 { &plan.faces } else { &[] };
+    let seeded = Arc::new(seed(platform, plan.relying_parties, plan.wallets, faces).await?);
+    let faces = Arc::new(faces.to_vec());
     writeln!(
         out,
-        "seeded {} relying parties × {} wallets; sending to {base} with {} clients{}",
+        "seeded {} relying parties × {} wallets{}; sending to {base} with {} clients{}",
         seeded.rps.len(),
         seeded.wallets.len(),
+        if faces.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} people's photos; {:.0} % of requests QR + live face)",
+                faces.len(),
+                plan.face_share * 100.0
+            )
+        },
         plan.concurrency,
         if plan.rate > 0.0 {
             format!(" at {:.0}/s", plan.rate)
@@ -298,8 +380,15 @@ pub async fn run(platform: &Platform, plan: &LoadPlan, out: &mut impl std::io::W
     let interval = (plan.rate > 0.0).then(|| Duration::from_secs_f64(plan.concurrency as f64 / plan.rate));
     let mut tasks = Vec::new();
     for c in 0..plan.concurrency {
-        let (client, url, seeded, duration) =
-            (client.clone(), url.clone(), Arc::clone(&seeded), plan.duration);
+        let (client, url, seeded, duration, faces, base) = (
+            client.clone(),
+            url.clone(),
+            Arc::clone(&seeded),
+            plan.duration,
+            Arc::clone(&faces),
+            base.clone(),
+        );
+        let share = plan.face_share;
         let step = plan.concurrency;
         tasks.push(tokio::spawn(async move {
             // This client owns wallets c, c+C, …: each wallet's counters go out in order.
@@ -321,7 +410,33 @@ pub async fn run(platform: &Platform, plan: &LoadPlan, out: &mut impl std::io::W
                 *counter += 1;
                 let rp = seeded.rps.get((c + k) % seeded.rps.len()).context("no RP")?;
                 let wallet = seeded.wallets.get(w).context("no wallet")?;
-                let p = prepare(rp, wallet, &seeded.enc, *counter)?;
+                // Request k is a face request when the running share crosses a whole number.
+                let face_turn = (((c * per_client_budget + k + 1) as f64) * share).floor()
+                    > (((c * per_client_budget + k) as f64) * share).floor();
+                let face = match faces.get(w % faces.len().max(1)) {
+                    Some(set) if face_turn => {
+                        let at = start.elapsed().as_secs_f64();
+                        match face_for(&client, &base, set).await {
+                            Ok(f) => Some(f),
+                            Err(result) => {
+                                // The counter was not used: the next QR reuses it.
+                                *counter -= 1;
+                                results.push(Outcome {
+                                    at,
+                                    latency: Duration::ZERO,
+                                    result,
+                                    serial: None,
+                                    cred: wallet.1,
+                                    counter: 0,
+                                    face: true,
+                                });
+                                continue;
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                let p = prepare(rp, wallet, &seeded.enc, *counter, face)?;
                 results.push(send(&client, &url, &p, start).await);
             }
             anyhow::Ok(results)
@@ -361,6 +476,27 @@ fn report(
     )?;
     for (code, n) in &by_code {
         writeln!(out, "  {code:<24} {n}")?;
+    }
+    // With a face share, each kind on its own line.
+    let kinds: &[(&str, bool)] = if all.iter().any(|o| o.face) {
+        &[("QR only", false), ("QR + live face", true)]
+    } else {
+        &[]
+    };
+    for (kind, face) in kinds.iter().copied() {
+        let mut l: Vec<Duration> = all.iter().filter(|o| o.face == face).map(|o| o.latency).collect();
+        l.sort_unstable();
+        let passed = all
+            .iter()
+            .filter(|o| o.face == face && o.result == "pass")
+            .count();
+        writeln!(
+            out,
+            "  {kind}: {} requests, {passed} passed; p50 {:.1} ms, p99 {:.1} ms",
+            l.len(),
+            percentile(&l, 0.5),
+            percentile(&l, 0.99)
+        )?;
     }
     let failed: Vec<&Outcome> = all.iter().filter(|o| o.result != "pass").collect();
     if let (Some(first), Some(last)) = (

@@ -186,6 +186,14 @@ enum BenchCommand {
         /// Write every pass verdict (serial, credential, QR counter) here, as JSON Lines.
         #[arg(long)]
         verdicts: Option<PathBuf>,
+        /// Share of requests (0..1) that are QR + live face (0x06): a
+        /// challenge, then frames answering its head turns. Needs --faces.
+        #[arg(long, default_value_t = 0.0)]
+        face_share: f64,
+        /// Photos for the face share: DIR/<person>/<photos>, people
+        /// photographed frontal and turned both ways (e.g. the LFW set).
+        #[arg(long)]
+        faces: Option<PathBuf>,
     },
     /// Check a `wz bench load --verdicts` file against the database: every
     /// pass is recorded (so in the citizen's history), no QR was accepted twice.
@@ -346,8 +354,21 @@ async fn main() -> anyhow::Result<()> {
             duration,
             max_requests,
             verdicts,
+            face_share,
+            faces,
         }) => {
-            let platform = env::open_platform(&config, env::Faces::Skip).await?;
+            // The face share needs the engine here too: the seeded citizens'
+            // registry photos become templates, and the frames are picked by pose.
+            let (platform, faces) = match (face_share > 0.0, faces) {
+                (false, _) => (env::open_platform(&config, env::Faces::Skip).await?, Vec::new()),
+                (true, None) => bail!("--face-share needs --faces DIR"),
+                (true, Some(dir)) => {
+                    let engine = face::engine(&config)?;
+                    let sets = wz_face::pad::live_sets(&engine, &dir, wallets)?;
+                    let platform = env::open_platform(&config, env::Faces::Loaded(Box::new(engine))).await?;
+                    (platform, sets)
+                }
+            };
             let plan = load::LoadPlan {
                 target,
                 relying_parties,
@@ -357,6 +378,8 @@ async fn main() -> anyhow::Result<()> {
                 duration: std::time::Duration::from_secs(duration),
                 max_requests,
                 verdicts,
+                face_share,
+                faces,
             };
             load::run(&platform, &plan, &mut out).await?;
         }

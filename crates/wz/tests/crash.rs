@@ -401,3 +401,147 @@ fn kill_9_of_wz_serve_under_verification() {
         trials()
     );
 }
+
+/// The demo's photos, laid out as `wz demo --faces` wants them
+/// (`DIR/<person>/<photos>`), as links to the set `scripts/setup.sh` fetched.
+fn demo_faces(dir: &Path) -> Option<std::path::PathBuf> {
+    let src = wz_face::default_models_dir().join("../../test-faces/face_recognition-1.3.0");
+    let layout: [(&str, &[&str]); 2] = [
+        ("person-a", &["obama.jpg", "obama2.jpg", "obama3.jpg"]),
+        ("person-b", &["biden.jpg"]),
+    ];
+    let out = dir.join("faces");
+    for (person, photos) in layout {
+        std::fs::create_dir_all(out.join(person)).ok()?;
+        for p in photos {
+            let from = src.join(p);
+            if !from.is_file() {
+                return None;
+            }
+            std::os::unix::fs::symlink(&from, out.join(person).join(p)).ok()?;
+        }
+    }
+    Some(out)
+}
+
+/// Runs `wz demo` into `dir/demo`, reading its step lines as they come.
+/// With `kill_in = Some((step, fraction, windows))` it is killed with
+/// SIGKILL `fraction` of the way through that step (the window measured on
+/// an uninterrupted run). Returns each step's start (seconds from the
+/// start) and whether the process was killed before it finished.
+fn demo_until(
+    dir: &Path,
+    faces: &Path,
+    kill_in: Option<(u32, f64, &std::collections::BTreeMap<u32, f64>)>,
+) -> (std::collections::BTreeMap<u32, f64>, bool) {
+    use std::io::BufRead as _;
+    let mut child = wz(dir)
+        .args(["demo", "--data", "demo", "--faces"])
+        .arg(faces)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<(u32, f64)>();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let number = line
+                .trim_start()
+                .split_once(". ")
+                .and_then(|(n, _)| n.parse::<u32>().ok());
+            if let Some(n) = number {
+                let _ = tx.send((n, start.elapsed().as_secs_f64()));
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let mut steps = std::collections::BTreeMap::new();
+    let mut killed = false;
+    for (n, at) in rx.iter() {
+        steps.insert(n, at);
+        if let Some((target, fraction, windows)) = kill_in
+            && n == target
+        {
+            let window = windows.get(&n).copied().unwrap_or(0.5);
+            std::thread::sleep(Duration::from_secs_f64(window * fraction));
+            killed = child.try_wait().unwrap().is_none();
+            let _ = child.kill();
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    let lines = reader.join().unwrap();
+    if kill_in.is_none() {
+        assert!(status.success(), "demo failed:\n{}", lines.join("\n"));
+    }
+    (steps, killed)
+}
+
+/// `kill -9` of `wz demo` — the embedded platform and its clients in one
+/// process — in the middle of lightweight enrolment (step 5), the upgrade
+/// at the trusted terminal (6), re-enrolment on a new phone that voids the
+/// old one (11) and suspension (12), then the platform is opened again on
+/// what the crash left (`wz admin check`): no credential without its audit
+/// entry, no superseded credential without a successor, no QR counter moved
+/// without a verdict, one active credential per citizen, the audit chain
+/// intact. Kill points are spread over each step's duration as measured on
+/// an uninterrupted run first.
+#[test]
+fn kill_9_of_wz_demo_during_enrolment() {
+    if !wz_face::default_models_dir().is_dir() {
+        eprintln!("SKIP: face models missing (scripts/setup.sh fetches them)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(faces) = demo_faces(tmp.path()) else {
+        eprintln!("SKIP: test photos missing (scripts/setup.sh fetches them)");
+        return;
+    };
+    // One uninterrupted run: how long each step takes on this machine.
+    let reference = tmp.path().join("reference");
+    std::fs::create_dir_all(&reference).unwrap();
+    let (starts, _) = demo_until(&reference, &faces, None);
+    let windows: std::collections::BTreeMap<u32, f64> = starts
+        .iter()
+        .zip(starts.iter().skip(1))
+        .map(|((n, a), (_, b))| (*n, b - a))
+        .collect();
+    let enrolment_steps = [5u32, 6, 11, 12];
+    for s in enrolment_steps {
+        assert!(windows.contains_key(&s), "the demo has no step {s}: {starts:?}");
+    }
+    let mut seed = 0x0e17_0a11_u64 ^ u64::from(std::process::id());
+    let mut killed_mid_step = 0;
+    for trial in 0..trials().max(enrolment_steps.len()) {
+        let step = enrolment_steps[trial % enrolment_steps.len()];
+        let fraction = spread(&mut seed, 1000).as_secs_f64();
+        let dir = tmp.path().join(format!("trial-{trial}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (_, killed) = demo_until(&dir, &faces, Some((step, fraction, &windows)));
+        killed_mid_step += usize::from(killed);
+        let check = wz(&dir)
+            .env(
+                "WZ_DATABASE_URL",
+                format!("sqlite://{}/demo/platform.db", dir.display()),
+            )
+            .args(["admin", "check"])
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&check.stdout).into_owned() + &String::from_utf8_lossy(&check.stderr);
+        assert!(
+            check.status.success() && text.contains("consistent"),
+            "trial {trial}, killed {fraction:.2} into step {step}: {text}"
+        );
+    }
+    eprintln!(
+        "{} trials over steps {enrolment_steps:?}, {killed_mid_step} killed before the demo finished",
+        trials().max(enrolment_steps.len())
+    );
+    assert!(killed_mid_step > 0, "no trial was killed in flight");
+}

@@ -2,7 +2,7 @@
 //! attributes on a pass), recorded for the citizen's history, then signed.
 
 use wz_crypto::Sm2PublicKey;
-use wz_proto::api::VerifyVerdict;
+use wz_proto::api::{Attribute, VerifyVerdict};
 use wz_proto::{AuthMode, RequestAuth, ResultCode};
 use wz_store::{RelyingParty, VerificationRecord};
 
@@ -72,6 +72,14 @@ impl Platform {
         now: u64,
     ) -> Result<SignedReply> {
         let mut evaluation = evaluation;
+        // The QR path reads the registry record without its photo.
+        if rp.attributes.contains(&Attribute::Photo)
+            && let Ok(subject) = &mut evaluation.outcome
+            && subject.record.record.photo.is_none()
+            && let Some(full) = self.store.registry_by_id(subject.record.citizen_id).await?
+        {
+            subject.record = full;
+        }
         let (verdict, body) = loop {
             let verdict = self.verdict(rp, rp_key, &evaluation, now)?;
             let body = serde_json::to_vec(&verdict)

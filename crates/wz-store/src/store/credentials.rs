@@ -123,7 +123,9 @@ impl Store {
     }
 
     /// A credential and its citizen's registry record, in one query (the
-    /// hot path of every QR verification).
+    /// hot path of every QR verification) — without the sealed photo, tens
+    /// of kilobytes that only an RP entitled to the photo needs
+    /// (`registry_by_id` has it).
     pub async fn credential_with_citizen(
         &self,
         cred_id: &CredentialId,
@@ -131,7 +133,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT c.cred_id, c.citizen_id, c.level, c.device_public_key, c.certificate, c.status, c.not_before,
                     c.not_after, c.last_counter, c.created_at AS cred_created_at, c.status_changed_at,
-                    r.id_index, r.pii, r.photo, r.face_template, r.template_model, r.data_key_id, r.created_at
+                    r.id_index, r.pii, NULL AS photo, r.face_template, r.template_model, r.data_key_id, r.created_at
              FROM credentials c JOIN registry r ON r.citizen_id = c.citizen_id
              WHERE c.cred_id = $1",
         )
