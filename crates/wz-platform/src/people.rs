@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use wz_proto::ResultCode;
 
-use crate::Result;
 use crate::registry::{Person, blind_index, open_person, open_photo, seal_record};
+use crate::{PlatformError, Result};
 
 use crate::platform::{Platform, err};
 
@@ -60,11 +60,46 @@ impl Platform {
         actor: &str,
         now: u64,
     ) -> Result<u64> {
-        let mut rows = Vec::with_capacity(people.len());
-        for (person, photo) in people {
-            rows.push(self.prepare_record(person, photo.as_deref()).await?);
-        }
+        let rows = if people.iter().all(|(_, photo)| photo.is_none()) {
+            self.seal_without_photos(people.iter().map(|(p, _)| p).collect())?
+        } else {
+            let mut rows = Vec::with_capacity(people.len());
+            for (person, photo) in people {
+                rows.push(self.prepare_record(person, photo.as_deref()).await?);
+            }
+            rows
+        };
         self.store_records(&rows, actor, now).await
+    }
+
+    /// Seals people who have no photo (blind index, SM4-GCM) on every core:
+    /// nothing to compute a template from, so sealing is all the work.
+    pub fn seal_without_photos(&self, people: Vec<&Person>) -> Result<Vec<wz_store::NewRegistryRecord>> {
+        let keys = self.keys();
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let per_thread = people.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let sealing: Vec<_> = people
+                .chunks(per_thread)
+                .map(|chunk| {
+                    let keys = &keys;
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|p| seal_record(keys, p, None, None))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            let mut rows = Vec::with_capacity(people.len());
+            for s in sealing {
+                rows.extend(
+                    s.join()
+                        .map_err(|_| PlatformError::new(ResultCode::InternalError, "sealing thread"))??,
+                );
+            }
+            Ok(rows)
+        })
     }
 
     /// A citizen's credentials by ID number, found through the blind index

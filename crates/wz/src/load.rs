@@ -217,9 +217,13 @@ async fn face_for(
 ) -> Result<(String, Vec<Vec<u8>>), String> {
     let resp = client
         .post(format!("{base}{}", wz_proto::routes::CHALLENGES))
-        .json(&wz_proto::api::ChallengeRequest {
-            purpose: wz_proto::api::ChallengePurpose::Verify,
-        })
+        .header("content-type", "application/json")
+        .body(
+            serde_json::to_vec(&wz_proto::api::ChallengeRequest {
+                purpose: wz_proto::api::ChallengePurpose::Verify,
+            })
+            .map_err(|_| "challenge_encoding".to_owned())?,
+        )
         .send()
         .await
         .map_err(|_| "challenge_transport".to_owned())?;

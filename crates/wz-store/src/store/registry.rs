@@ -9,6 +9,9 @@ use crate::{Result, StoreError};
 
 use super::*;
 
+/// Registry rows in one INSERT statement.
+const REGISTRY_ROWS_PER_STATEMENT: usize = 100;
+
 impl Store {
     /// Inserts a batch in one transaction; rows whose blind index already
     /// exists are skipped (so an interrupted import can simply be rerun).
@@ -22,21 +25,42 @@ impl Store {
     ) -> Result<u64> {
         let mut tx = self.begin().await?;
         let mut inserted = 0;
-        for r in rows {
-            let res = sqlx::query(
-                "INSERT INTO registry (id_index, pii, photo, face_template, template_model, data_key_id, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id_index) DO NOTHING",
-            )
-            .bind(r.id_index.to_vec())
-            .bind(r.pii.clone())
-            .bind(r.photo.clone())
-            .bind(r.face_template.clone())
-            .bind(r.template_model.clone())
-            .bind(r.data_key_id.clone())
-            .bind(ts(now))
-            .execute(tx.conn())
-            .await?;
-            inserted += res.rows_affected();
+        // Many rows a statement: one round trip (or worker hop) per chunk
+        // instead of per row. 7 parameters a row stays far below either
+        // backend's limit on bound parameters.
+        for chunk in rows.chunks(REGISTRY_ROWS_PER_STATEMENT) {
+            let mut sql = String::from(
+                "INSERT INTO registry (id_index, pii, photo, face_template, template_model, data_key_id, created_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 7;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7
+                ));
+            }
+            sql.push_str(" ON CONFLICT (id_index) DO NOTHING");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r.id_index.to_vec())
+                    .bind(r.pii.clone())
+                    .bind(r.photo.clone())
+                    .bind(r.face_template.clone())
+                    .bind(r.template_model.clone())
+                    .bind(r.data_key_id.clone())
+                    .bind(ts(now));
+            }
+            inserted += q.execute(tx.conn()).await?.rows_affected();
         }
         if inserted > 0 {
             tx.audit(

@@ -9,6 +9,23 @@ use wz_proto::CredentialId;
 
 use super::*;
 
+/// Binds a verification's ten columns as `$1..$10`, in table order.
+fn bind_verification<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    v: &VerificationRecord,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(v.serial.clone())
+        .bind(v.rp_id.clone())
+        .bind(v.request_nonce.clone())
+        .bind(v.request_hash.to_vec())
+        .bind(v.citizen_id)
+        .bind(v.cred_id.map(|c| c.0.to_vec()))
+        .bind(i64::from(v.mode))
+        .bind(i64::from(v.result))
+        .bind(ts(v.time))
+        .bind(v.response.clone())
+}
+
 impl Store {
     /// Logs a verification with its signed response.
     pub async fn insert_verification(&self, v: &VerificationRecord) -> Result<()> {
@@ -30,26 +47,24 @@ impl Store {
         v: &VerificationRecord,
         accept_counter: Option<(CredentialId, u32)>,
     ) -> Result<bool> {
+        if self.backend == Backend::Postgres
+            && let Some((cred_id, counter)) = accept_counter
+        {
+            return self.record_pass_in_one_statement(v, &cred_id, counter).await;
+        }
         let mut tx = self.begin().await?;
         if let Some((cred_id, counter)) = accept_counter
             && !Self::accept_counter_in(&mut tx, &cred_id, counter).await?
         {
             return Ok(false);
         }
-        let res = sqlx::query(
-            "INSERT INTO verifications (serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+        let res = bind_verification(
+            sqlx::query(
+                "INSERT INTO verifications (serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            ),
+            v,
         )
-        .bind(v.serial.clone())
-        .bind(v.rp_id.clone())
-        .bind(v.request_nonce.clone())
-        .bind(v.request_hash.to_vec())
-        .bind(v.citizen_id)
-        .bind(v.cred_id.map(|c| c.0.to_vec()))
-        .bind(i64::from(v.mode))
-        .bind(i64::from(v.result))
-        .bind(ts(v.time))
-        .bind(v.response.clone())
         .execute(tx.conn())
         .await?;
         if res.rows_affected() != 1 {
@@ -57,6 +72,42 @@ impl Store {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// PostgreSQL: the counter and the verification in one statement (a
+    /// single round trip instead of four; one statement is one transaction).
+    /// The INSERT runs only if the UPDATE took the counter; a clash on the
+    /// serial or the request nonce aborts the whole statement, so the
+    /// counter never moves without its verdict.
+    async fn record_pass_in_one_statement(
+        &self,
+        v: &VerificationRecord,
+        cred_id: &CredentialId,
+        counter: u32,
+    ) -> Result<bool> {
+        let res = bind_verification(
+            sqlx::query(
+                "WITH accepted AS (
+                     UPDATE credentials SET last_counter = $11
+                     WHERE cred_id = $12 AND status = 'active' AND last_counter < $11
+                     RETURNING 1
+                 )
+                 INSERT INTO verifications (serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM accepted)",
+            ),
+            v,
+        )
+        .bind(i64::from(counter))
+        .bind(cred_id.0.to_vec())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict("verification serial or request nonce")
+            }
+            _ => StoreError::from(e),
+        })?;
+        Ok(res.rows_affected() == 1)
     }
 
     /// A verification's citizen and result code, by verdict serial (for
