@@ -7,6 +7,7 @@ use wz_store::{AuditNote, EntityStatus, RelyingParty, RpKey};
 use crate::Result;
 
 use crate::platform::{Platform, RpRegistration, err};
+use crate::verify::factors::check_mode_shape;
 
 /// RP request keys, parsed, by their stored bytes. The database still
 /// decides on every request whether the RP and the key are active: this
@@ -48,7 +49,6 @@ impl RpKeyCache {
         Ok(key)
     }
 }
-use crate::verify::factors::check_mode_shape;
 
 impl Platform {
     /// Registers a relying party with its first key.

@@ -29,6 +29,7 @@ use wz_store::Backend;
 wz_store::on_both!(
     one_qr_passes_once_under_concurrency,
     photo_reaches_an_entitled_rp_only,
+    retry_of_an_unanswered_request_is_answered,
     enrolment_answers_one_code_for_items_and_face,
     enrolment_is_throttled_per_id_and_client,
     online_enrolment_never_replaces_upgraded,
@@ -50,6 +51,66 @@ wz_store::on_both!(
     security_events_are_counted,
     rp_names_are_screen_safe,
 );
+
+/// A request whose nonce was claimed but whose first attempt left no
+/// verdict (the node or the database died in between) is evaluated again
+/// when the RP resends it, and its resend after that gets the same
+/// verdict; the same nonce with another body stays a replay.
+async fn retry_of_an_unanswered_request_is_answered(b: Backend) {
+    let e = env(b).await;
+    let cafe = e.register("cafe", "verifier", &["0x04"], &[]).await;
+    let mut w = enrol_light(&e, &adult(), b"photo-of-jia").await.unwrap();
+    let enc = e.key("encryption").await;
+    let (qr, _) = w.qr(&enc, now());
+    let body = serde_json::to_vec(&VerifyRequest {
+        qr: Some(qr),
+        ..vreq(0x04)
+    })
+    .unwrap();
+    let nonce = wz_proto::signed_http::new_nonce().unwrap();
+    // The first attempt: claimed two seconds ago, then nothing.
+    let hash = wz_crypto::sm3(&body);
+    assert!(
+        e.platform
+            .store()
+            .claim_request_nonce("cafe", &nonce, &hash, now() - 2)
+            .await
+            .unwrap()
+    );
+    let (status, _, reply, _) = e
+        .signed_post("/v1/verify", "cafe", &cafe, &body, Some(&nonce), now())
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&reply));
+    let first: wz_proto::api::VerifyVerdict = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(first.result, ResultCode::Pass);
+    let (status, _, reply, _) = e
+        .signed_post("/v1/verify", "cafe", &cafe, &body, Some(&nonce), now())
+        .await;
+    assert_eq!(status, 200);
+    let again: wz_proto::api::VerifyVerdict = serde_json::from_slice(&reply).unwrap();
+    assert_eq!(again.serial, first.serial, "the stored verdict, not a second one");
+    // Another body under a nonce claimed for an unanswered request: replay.
+    let other = wz_proto::signed_http::new_nonce().unwrap();
+    assert!(
+        e.platform
+            .store()
+            .claim_request_nonce("cafe", &other, &hash, now() - 2)
+            .await
+            .unwrap()
+    );
+    let (qr2, _) = w.qr(&enc, now());
+    let body2 = serde_json::to_vec(&VerifyRequest {
+        qr: Some(qr2),
+        ..vreq(0x04)
+    })
+    .unwrap();
+    let (status, _, reply, _) = e
+        .signed_post("/v1/verify", "cafe", &cafe, &body2, Some(&other), now())
+        .await;
+    assert_eq!(status, 409, "{}", String::from_utf8_lossy(&reply));
+    assert!(String::from_utf8_lossy(&reply).contains("request_replayed"));
+    e.finish().await;
+}
 
 /// The QR path reads the registry record without its sealed photo (it is
 /// large and rarely needed); an RP entitled to the photo still gets the

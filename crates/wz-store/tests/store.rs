@@ -384,6 +384,46 @@ async fn rp_nonces_detect_replay(b: Backend) {
         "nonces are per RP"
     );
     assert_eq!(t.store.purge_rp_nonces(NOW + 1).await.unwrap(), 2);
+    // A nonce claimed for a request that got no verdict can be claimed
+    // again by the same request, once a second, never by another one.
+    let (h, other) = ([7u8; 32], [8u8; 32]);
+    assert!(t.store.claim_request_nonce("hotel", "bb", &h, NOW).await.unwrap());
+    assert!(!t.store.claim_request_nonce("hotel", "bb", &h, NOW).await.unwrap());
+    assert!(
+        !t.store
+            .reclaim_unanswered_nonce("hotel", "bb", &h, NOW)
+            .await
+            .unwrap(),
+        "not within the same second"
+    );
+    assert!(
+        !t.store
+            .reclaim_unanswered_nonce("hotel", "bb", &other, NOW + 2)
+            .await
+            .unwrap(),
+        "not for another body"
+    );
+    assert!(
+        t.store
+            .reclaim_unanswered_nonce("hotel", "bb", &h, NOW + 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !t.store
+            .reclaim_unanswered_nonce("hotel", "bb", &h, NOW + 2)
+            .await
+            .unwrap(),
+        "one retry a second"
+    );
+    // Rows claimed without a hash are never reclaimed.
+    assert!(t.store.remember_rp_nonce("cafe", "cc", NOW).await.unwrap());
+    assert!(
+        !t.store
+            .reclaim_unanswered_nonce("cafe", "cc", &h, NOW + 9)
+            .await
+            .unwrap()
+    );
     t.cleanup().await.unwrap();
 }
 

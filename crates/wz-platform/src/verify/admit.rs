@@ -13,7 +13,8 @@ impl Platform {
     /// SDK's retry of a request refused for its rate can still succeed.
     /// The common case — a fresh nonce within the rate — costs one
     /// statement: the nonce is claimed, and only a nonce already seen is
-    /// looked up among the stored verdicts.
+    /// looked up among the stored verdicts. A retry of a request whose
+    /// first attempt left no verdict is evaluated again.
     pub(crate) async fn admit(
         &self,
         rp: &RelyingParty,
@@ -30,11 +31,27 @@ impl Platform {
             self.security_event(ResultCode::RateLimited, Some(&rp.rp_id));
             return Err(err(ResultCode::RateLimited, "relying party is over its rate"));
         }
-        if self.store.remember_rp_nonce(&rp.rp_id, &auth.nonce, now).await? {
+        if self
+            .store
+            .claim_request_nonce(&rp.rp_id, &auth.nonce, request_hash, now)
+            .await?
+        {
             return Ok(None);
         }
         if let Some(stored) = self.stored_reply(rp, auth, request_hash, now).await? {
             return Ok(Some(stored));
+        }
+        // The same request, claimed earlier, never answered: its first
+        // attempt died (a node or the database went down in between). Its
+        // QR counter moves only with a verdict, so evaluating it again is
+        // safe; only one of two such retries in a second gets here.
+        if self
+            .store
+            .reclaim_unanswered_nonce(&rp.rp_id, &auth.nonce, request_hash, now)
+            .await?
+        {
+            tracing::info!(rp = %rp.rp_id, "retry of a request left without a verdict: evaluated again");
+            return Ok(None);
         }
         self.security_event(ResultCode::RequestReplayed, Some(&rp.rp_id));
         Err(err(ResultCode::RequestReplayed, "request nonce was seen before"))

@@ -53,6 +53,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "attempt budgets",
         include_str!("../../migrations/sqlite/0003_attempt_budgets.sql"),
     ),
+    (
+        4,
+        "nonce request hash",
+        include_str!("../../migrations/sqlite/0004_nonce_request_hash.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -69,6 +74,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "attempt budgets",
         include_str!("../../migrations/postgres/0003_attempt_budgets.sql"),
+    ),
+    (
+        4,
+        "nonce request hash",
+        include_str!("../../migrations/postgres/0004_nonce_request_hash.sql"),
     ),
 ];
 

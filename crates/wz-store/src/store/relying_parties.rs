@@ -260,6 +260,53 @@ impl Store {
         Ok(res.rows_affected() == 1)
     }
 
+    /// Claims an RP request nonce for the request whose body hashes to
+    /// `request_hash`; false if the nonce was claimed before.
+    pub async fn claim_request_nonce(
+        &self,
+        rp_id: &str,
+        nonce: &str,
+        request_hash: &[u8; 32],
+        now: u64,
+    ) -> Result<bool> {
+        let res = sqlx::query(
+            "INSERT INTO rp_nonces (rp_id, nonce, seen_at, request_hash) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (rp_id, nonce) DO NOTHING",
+        )
+        .bind(rp_id)
+        .bind(nonce)
+        .bind(ts(now))
+        .bind(request_hash.to_vec())
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    /// Claims again a nonce that was claimed for this same request
+    /// (`request_hash`) before this second and has no verdict: its first
+    /// attempt died between the claim and the verdict. At most one retry a
+    /// second wins; true if this one did.
+    pub async fn reclaim_unanswered_nonce(
+        &self,
+        rp_id: &str,
+        nonce: &str,
+        request_hash: &[u8; 32],
+        now: u64,
+    ) -> Result<bool> {
+        let res = sqlx::query(
+            "UPDATE rp_nonces SET seen_at = $3
+             WHERE rp_id = $1 AND nonce = $2 AND request_hash = $4 AND seen_at < $3
+               AND NOT EXISTS (SELECT 1 FROM verifications v WHERE v.rp_id = $1 AND v.request_nonce = $2)",
+        )
+        .bind(rp_id)
+        .bind(nonce)
+        .bind(ts(now))
+        .bind(request_hash.to_vec())
+        .execute(&self.pool)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
     /// Forgets nonces older than `before` (they fail the timestamp check anyway).
     pub async fn purge_rp_nonces(&self, before: u64) -> Result<u64> {
         let res = sqlx::query("DELETE FROM rp_nonces WHERE seen_at < $1")
