@@ -43,7 +43,10 @@ pub struct ImportReport {
 
 /// Checks one row (fields by the platform's rules, then the photo file);
 /// the reason never repeats the row's data.
-fn validate(raw: RegistryRow, base: &Path) -> std::result::Result<(Person, Vec<u8>), String> {
+/// A row checked: the person and their photo, or why the row is refused.
+type Checked = std::result::Result<(Person, Vec<u8>), String>;
+
+fn validate(raw: RegistryRow, base: &Path) -> Checked {
     let person = raw.validate()?;
     if raw.photo.trim().is_empty() {
         return Err("photo is missing".into());
@@ -136,32 +139,52 @@ impl Platform {
         let mut seen = HashSet::new();
         let mut batch = Vec::with_capacity(batch_rows);
         progress(&report);
-        for (line, row) in rows(path)? {
+        // Rows are validated one by one and their templates computed a
+        // group at a time, one per core, side by side.
+        let group = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let mut pending: Vec<(u64, Checked)> = Vec::new();
+        let mut rows_left = rows(path)?.peekable();
+        while let Some((line, row)) = rows_left.next() {
             report.rows += 1;
-            let prepared = match row.and_then(|raw| validate(raw, &base)) {
-                Err(reason) => Err(reason),
-                Ok((person, photo)) => {
+            let checked = row
+                .and_then(|raw| validate(raw, &base))
+                .and_then(|(person, photo)| {
                     if seen.insert(person.id_number.clone()) {
-                        self.prepare_record(&person, Some(&photo))
-                            .await
-                            .map_err(|e| e.reason.to_owned())
+                        Ok((person, photo))
                     } else {
                         Err("ID number appears earlier in this file".to_owned())
                     }
-                }
-            };
-            match prepared {
-                Ok(rec) => batch.push(rec),
-                Err(reason) => {
-                    if report.rejects.len() < REJECTS_SHOWN {
-                        report.rejects.push((line, reason.clone()));
-                    }
-                    rejects.push((line, reason));
-                    report.rejected += 1;
-                }
+                });
+            pending.push((line, checked));
+            if pending.len() < group && rows_left.peek().is_some() {
+                continue;
             }
-            if batch.len() >= batch_rows {
-                self.store_batch(&mut batch, &mut report, now).await?;
+            let valid: Vec<(Person, Vec<u8>)> = pending
+                .iter()
+                .filter_map(|(_, c)| c.as_ref().ok().cloned())
+                .collect();
+            let mut sealed = self.prepare_records(&valid).await.into_iter();
+            for (line, checked) in pending.drain(..) {
+                let prepared = match checked {
+                    Err(reason) => Err(reason),
+                    Ok(_) => match sealed.next() {
+                        Some(r) => r.map_err(|e| e.reason.to_owned()),
+                        None => Err("internal: record missing".to_owned()),
+                    },
+                };
+                match prepared {
+                    Ok(rec) => batch.push(rec),
+                    Err(reason) => {
+                        if report.rejects.len() < REJECTS_SHOWN {
+                            report.rejects.push((line, reason.clone()));
+                        }
+                        rejects.push((line, reason));
+                        report.rejected += 1;
+                    }
+                }
+                if batch.len() >= batch_rows {
+                    self.store_batch(&mut batch, &mut report, now).await?;
+                }
             }
             progress(&report);
         }

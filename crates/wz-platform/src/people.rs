@@ -186,11 +186,47 @@ impl Platform {
     }
 
     pub(crate) async fn template(&self, photo: &[u8]) -> Result<Vec<u8>> {
+        Self::template_done(self.template_started(photo)).await
+    }
+
+    /// The template of `photo`, computed on the blocking pool from now on.
+    fn template_started(
+        &self,
+        photo: &[u8],
+    ) -> tokio::task::JoinHandle<std::result::Result<Vec<u8>, crate::face::FaceError>> {
         let face = Arc::clone(&self.face);
         let photo = photo.to_vec();
         tokio::task::spawn_blocking(move || face.template_from_photo(&photo))
-            .await
+    }
+
+    async fn template_done(
+        task: tokio::task::JoinHandle<std::result::Result<Vec<u8>, crate::face::FaceError>>,
+    ) -> Result<Vec<u8>> {
+        task.await
             .map_err(|_| err(ResultCode::InternalError, "face task failed"))?
             .map_err(|e| err(e.result_code(), "photo has no usable face"))
+    }
+
+    /// [`Platform::prepare_record`] for several people with photos at once:
+    /// their templates are computed side by side (one per core is what a
+    /// registry import asks), the records sealed in order.
+    pub async fn prepare_records(
+        &self,
+        people: &[(Person, Vec<u8>)],
+    ) -> Vec<Result<wz_store::NewRegistryRecord>> {
+        let tasks: Vec<_> = people
+            .iter()
+            .map(|(_, photo)| self.template_started(photo))
+            .collect();
+        let mut out = Vec::with_capacity(people.len());
+        for ((person, photo), task) in people.iter().zip(tasks) {
+            let template = match Self::template_done(task).await {
+                Ok(t) => Ok(Some((t, self.face.model_id().to_owned()))),
+                Err(e) if e.code == ResultCode::Unavailable => Ok(None),
+                Err(e) => Err(e),
+            };
+            out.push(template.and_then(|t| seal_record(&self.keys(), person, Some(photo), t)));
+        }
+        out
     }
 }
