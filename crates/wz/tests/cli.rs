@@ -286,25 +286,28 @@ fn face_eval_refuses_an_unreadable_set_and_reads_pgm() {
 
 /// `wz bench load` against a running `wz serve`, then `wz bench check`:
 /// every pass verdict is in the database once; a forged line is caught.
-#[test]
-fn bench_load_then_check_against_wz_serve() {
-    let dir = tempfile::tempdir().unwrap();
+/// `wz serve` on a free loopback port (plain HTTP, SQLite in `dir`, the
+/// config's `extra` lines added) for `wz bench load`; whether it came up.
+fn serve_for_load(
+    dir: &std::path::Path,
+    master: &str,
+    extra: &str,
+) -> (std::process::Child, u16, std::path::PathBuf, bool) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let config = dir.path().join("platform.toml");
+    let config = dir.join("platform.toml");
     std::fs::write(
         &config,
         format!(
-            "tls = \"off\"\nlisten = \"127.0.0.1:{port}\"\ndatabase_url = \"sqlite://{}/platform.db\"\n",
-            dir.path().display()
+            "tls = \"off\"\nlisten = \"127.0.0.1:{port}\"\ndatabase_url = \"sqlite://{}/platform.db\"\n{extra}",
+            dir.display()
         ),
     )
     .unwrap();
-    let master = "00112233445566778899aabbccddeeff";
-    let mut serve = std::process::Command::new(assert_cmd::cargo::cargo_bin("wz"))
+    let serve = std::process::Command::new(assert_cmd::cargo::cargo_bin("wz"))
         .arg("--config")
         .arg(&config)
         .arg("serve")
@@ -314,10 +317,95 @@ fn bench_load_then_check_against_wz_serve() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let up = (0..300).any(|_| {
+    let up = (0..600).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(100));
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
+    (serve, port, config, up)
+}
+
+/// `wz bench load --face-share`: a quarter of the requests take a `verify`
+/// challenge and answer its head turns with real photos of the seeded
+/// citizens (LFW people photographed frontal and turned both ways); the
+/// face requests are reported on their own line, QR-only ones all pass,
+/// and every pass is in the database.
+#[test]
+fn bench_load_with_a_face_share() {
+    let lfw = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faces/lfw-dev");
+    if !lfw.is_dir() || !wz_face::default_models_dir().is_dir() {
+        eprintln!("SKIP: needs the LFW development set (head turns) and the face models");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let master = "00112233445566778899aabbccddeeff";
+    let (mut serve, port, config, up) = serve_for_load(
+        dir.path(),
+        master,
+        "liveness_actions = [\"turn_left\", \"turn_right\"]\nchallenges_per_client_per_min = 10000\n",
+    );
+    let verdicts = dir.path().join("verdicts.jsonl");
+    let load = up.then(|| {
+        wz().arg("--config")
+            .arg(&config)
+            .args(["bench", "load", "--target", &format!("http://127.0.0.1:{port}")])
+            .args(["--duration", "120", "--max-requests", "16", "--concurrency", "2"])
+            .args([
+                "--wallets",
+                "4",
+                "--relying-parties",
+                "1",
+                "--face-share",
+                "0.25",
+                "--faces",
+            ])
+            .arg(&lfw)
+            .arg("--verdicts")
+            .arg(&verdicts)
+            .env("WZ_MASTER_KEY", master)
+            .output()
+            .unwrap()
+    });
+    let check = load.as_ref().map(|_| {
+        wz().arg("--config")
+            .arg(&config)
+            .args(["bench", "check"])
+            .arg(&verdicts)
+            .env("WZ_MASTER_KEY", master)
+            .output()
+            .unwrap()
+    });
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(up, "wz serve did not start");
+    let load = load.unwrap();
+    let text = String::from_utf8_lossy(&load.stdout);
+    assert!(
+        load.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    assert!(text.contains("QR only: 12 requests, 12 passed"), "{text}");
+    let face_line = text.lines().find(|l| l.contains("QR + live face: 4 requests,"));
+    assert!(face_line.is_some(), "no face line: {text}");
+    let face_line = face_line.unwrap_or_default();
+    assert!(!face_line.contains(" 0 passed"), "no face request passed: {text}");
+    assert!(
+        !text.contains("challenge_") && !text.contains("transport") && !text.contains("http_"),
+        "{text}"
+    );
+    let check = check.unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+#[test]
+fn bench_load_then_check_against_wz_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = "00112233445566778899aabbccddeeff";
+    let (mut serve, port, config, up) = serve_for_load(dir.path(), master, "");
     let verdicts = dir.path().join("verdicts.jsonl");
     let load = up.then(|| {
         wz().arg("--config")
