@@ -2,6 +2,7 @@
 //! loopback, for SQLite and PostgreSQL, beside the crypto floor measured in
 //! the same run. Traffic goes to 127.0.0.1 only and is bounded in count.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use anyhow::{Context, bail};
 use wz_crypto::Sm2PrivateKey;
 use wz_platform::registry::Person;
 use wz_platform::{Platform, PlatformConfig};
-use wz_proto::{CivilDate, CredentialId, IdNumber, QrBody, RequestAuth, RequestTarget, ResultCode};
+use wz_proto::{CivilDate, CredentialId, IdNumber, QrBody, RequestAuth, RequestTarget};
 use wz_store::Backend;
 
 use crate::env;
@@ -233,7 +234,10 @@ fn prepare(s: &Setup, per_wallet: usize, first_counter: u32) -> anyhow::Result<V
     Ok(all)
 }
 
-async fn send(client: &reqwest::Client, url: &str, p: Prepared) -> anyhow::Result<(Duration, bool)> {
+/// Sends one request: its latency and how it ended (`pass`, another
+/// result code, `http_NNN` or `transport`), never an error, so that one
+/// failure is counted and named instead of ending the run.
+async fn send(client: &reqwest::Client, url: &str, p: Prepared) -> (Duration, String) {
     let mut req = client
         .post(url)
         .header("content-type", "application/json")
@@ -242,15 +246,25 @@ async fn send(client: &reqwest::Client, url: &str, p: Prepared) -> anyhow::Resul
         req = req.header(k, v);
     }
     let start = instant();
-    let resp = req.send().await?;
-    let ok = resp.status().is_success();
-    let bytes = resp.bytes().await?;
+    let reply = match req.send().await {
+        Ok(resp) => {
+            let status = resp.status();
+            resp.bytes().await.map(|b| (status, b))
+        }
+        Err(e) => Err(e),
+    };
     let elapsed = start.elapsed();
-    let pass = ok
-        && serde_json::from_slice::<wz_proto::api::VerifyVerdict>(&bytes)
-            .map(|v| v.result == ResultCode::Pass)
-            .unwrap_or(false);
-    Ok((elapsed, pass))
+    let outcome = match reply {
+        Err(_) => "transport".to_owned(),
+        Ok((status, bytes)) => match serde_json::from_slice::<wz_proto::api::VerifyVerdict>(&bytes) {
+            Ok(v) if status.is_success() => v.result.name().to_owned(),
+            _ => match serde_json::from_slice::<wz_proto::api::Problem>(&bytes) {
+                Ok(problem) => problem.code.name().to_owned(),
+                Err(_) => format!("http_{}", status.as_u16()),
+            },
+        },
+    };
+    (elapsed, outcome)
 }
 
 /// Result of one back end's run.
@@ -262,7 +276,8 @@ pub struct BackendFigures {
     pub p99_ms_at_peak: f64,
     pub half_rate_per_s: f64,
     pub p99_ms_at_half: f64,
-    pub failures: usize,
+    /// Requests not passed, by how they ended.
+    pub failures: BTreeMap<String, usize>,
 }
 
 pub async fn run_backend(
@@ -281,7 +296,7 @@ pub async fn run_backend(
     // Warm-up: one request per wallet (connections, caches, prepared statements).
     for list in prepare(&s, 1, 1)? {
         for p in list {
-            send(&client, &url, p).await?;
+            send(&client, &url, p).await;
         }
     }
     // Closed loop: every wallet's requests back to back, all wallets at once.
@@ -299,12 +314,13 @@ pub async fn run_backend(
         }));
     }
     let mut lat = Vec::new();
-    let mut failures = 0;
+    let mut failures: BTreeMap<String, usize> = BTreeMap::new();
     for t in tasks {
-        for r in t.await? {
-            let (d, pass) = r?;
+        for (d, outcome) in t.await? {
             lat.push(d);
-            failures += usize::from(!pass);
+            if outcome != "pass" {
+                *failures.entry(outcome).or_default() += 1;
+            }
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
@@ -343,9 +359,11 @@ pub async fn run_backend(
     }
     let mut half_lat = Vec::new();
     for t in tasks {
-        let (d, pass) = t.await??;
+        let (d, outcome) = t.await?;
         half_lat.push(d);
-        failures += usize::from(!pass);
+        if outcome != "pass" {
+            *failures.entry(outcome).or_default() += 1;
+        }
     }
     let half_elapsed = start.elapsed().as_secs_f64();
     half_lat.sort_unstable();
@@ -413,10 +431,10 @@ pub async fn verify(
             f.p99_ms_at_peak,
             f.half_rate_per_s,
             f.p99_ms_at_half,
-            f.failures
+            f.failures.values().sum::<usize>()
         )?;
-        if f.failures > 0 {
-            bail!("{} verifications did not pass", f.failures);
+        if !f.failures.is_empty() {
+            bail!("verifications did not pass: {:?}", f.failures);
         }
         let rows = 20_000;
         let rate = import_rate(*b, rows).await?;

@@ -251,13 +251,7 @@ impl Store {
 
     /// Remembers an RP request nonce; false if it was seen before (a replay).
     pub async fn remember_rp_nonce(&self, rp_id: &str, nonce: &str, now: u64) -> Result<bool> {
-        let res = sqlx::query("INSERT INTO rp_nonces (rp_id, nonce, seen_at) VALUES ($1, $2, $3) ON CONFLICT (rp_id, nonce) DO NOTHING")
-            .bind(rp_id)
-            .bind(nonce)
-            .bind(ts(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(res.rows_affected() == 1)
+        self.insert_nonce(rp_id, nonce, None, now).await
     }
 
     /// Claims an RP request nonce for the request whose body hashes to
@@ -269,6 +263,17 @@ impl Store {
         request_hash: &[u8; 32],
         now: u64,
     ) -> Result<bool> {
+        self.insert_nonce(rp_id, nonce, Some(request_hash.to_vec()), now)
+            .await
+    }
+
+    async fn insert_nonce(
+        &self,
+        rp_id: &str,
+        nonce: &str,
+        request_hash: Option<Vec<u8>>,
+        now: u64,
+    ) -> Result<bool> {
         let res = sqlx::query(
             "INSERT INTO rp_nonces (rp_id, nonce, seen_at, request_hash) VALUES ($1, $2, $3, $4)
              ON CONFLICT (rp_id, nonce) DO NOTHING",
@@ -276,7 +281,7 @@ impl Store {
         .bind(rp_id)
         .bind(nonce)
         .bind(ts(now))
-        .bind(request_hash.to_vec())
+        .bind(request_hash)
         .execute(&self.pool)
         .await?;
         Ok(res.rows_affected() == 1)
