@@ -380,16 +380,36 @@ pub async fn run_backend(
     })
 }
 
+/// What `wz bench verify` measures, and how much of it.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyPlan {
+    /// Requests in the closed-loop phase (half as many at half rate).
+    pub requests: usize,
+    pub concurrency: usize,
+    /// Iterations of each crypto-floor measurement, per thread.
+    pub floor_iterations: u32,
+    /// Rows of the registry-import measurement (0: skipped).
+    pub import_rows: usize,
+}
+
 pub async fn verify(
     backends: &[Backend],
-    requests: usize,
-    concurrency: usize,
+    plan: &VerifyPlan,
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<()> {
+    let VerifyPlan {
+        requests,
+        concurrency,
+        floor_iterations,
+        import_rows,
+    } = *plan;
     if !(1..=200_000).contains(&requests) || !(1..=512).contains(&concurrency) {
         bail!("requests must be 1..=200000 and concurrency 1..=512");
     }
-    let f = crypto_floor(300)?;
+    if !(1..=100_000).contains(&floor_iterations) || import_rows > 1_000_000 {
+        bail!("floor iterations must be 1..=100000 and import rows at most 1000000");
+    }
+    let f = crypto_floor(floor_iterations)?;
     let floor = f.all_cores;
     writeln!(
         out,
@@ -405,8 +425,8 @@ pub async fn verify(
     )?;
     // The RP's request signature is checked too: with it, zero other cost
     // would still reach only this share of the floor.
-    let rp_plain = rp_signature_rate(300, false)?;
-    let rp_check = rp_signature_rate(300, true)?;
+    let rp_plain = rp_signature_rate(floor_iterations, false)?;
+    let rp_check = rp_signature_rate(floor_iterations, true)?;
     let ceiling = (1.0 / f.one_core) / (1.0 / f.one_core + 1.0 / rp_check);
     writeln!(
         out,
@@ -417,9 +437,9 @@ pub async fn verify(
         // This host's speed drifts (shared cores): the floor is measured
         // again right before and right after each backend's run, and the
         // run is compared with their mean.
-        let before = crypto_floor(300)?.all_cores;
+        let before = crypto_floor(floor_iterations)?.all_cores;
         let f = run_backend(*b, requests, concurrency).await?;
-        let after = crypto_floor(300)?.all_cores;
+        let after = crypto_floor(floor_iterations)?.all_cores;
         let around = (before + after) / 2.0;
         writeln!(
             out,
@@ -436,7 +456,10 @@ pub async fn verify(
         if !f.failures.is_empty() {
             bail!("verifications did not pass: {:?}", f.failures);
         }
-        let rows = 20_000;
+        if import_rows == 0 {
+            continue;
+        }
+        let rows = import_rows;
         let rate = import_rate(*b, rows).await?;
         writeln!(
             out,

@@ -160,6 +160,12 @@ enum BenchCommand {
         /// `sqlite`, `postgres` or `both` (PostgreSQL from WZ_TEST_PG_URL or the local default).
         #[arg(long, default_value = "both")]
         backend: String,
+        /// Iterations of each crypto-floor measurement (per thread).
+        #[arg(long, default_value_t = 300)]
+        floor_iterations: u32,
+        /// Rows of the registry-import measurement on each backend (0: skip it).
+        #[arg(long, default_value_t = 20_000)]
+        import_rows: usize,
     },
     /// Steady QR verifications from N relying parties × M wallets against a
     /// running platform (seeded through --config's database), bounded in
@@ -336,6 +342,8 @@ async fn main() -> anyhow::Result<()> {
             requests,
             concurrency,
             backend,
+            floor_iterations,
+            import_rows,
         }) => {
             let backends = match backend.as_str() {
                 "sqlite" => vec![wz_store::Backend::Sqlite],
@@ -343,7 +351,13 @@ async fn main() -> anyhow::Result<()> {
                 "both" => vec![wz_store::Backend::Sqlite, wz_store::Backend::Postgres],
                 _ => bail!("backend must be sqlite, postgres or both"),
             };
-            bench::verify(&backends, requests, concurrency, &mut out).await?;
+            let plan = bench::VerifyPlan {
+                requests,
+                concurrency,
+                floor_iterations,
+                import_rows,
+            };
+            bench::verify(&backends, &plan, &mut out).await?;
         }
         Command::Bench(BenchCommand::Load {
             target,

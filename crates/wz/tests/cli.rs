@@ -286,6 +286,47 @@ fn face_eval_refuses_an_unreadable_set_and_reads_pgm() {
 
 /// `wz bench load` against a running `wz serve`, then `wz bench check`:
 /// every pass verdict is in the database once; a forged line is caught.
+/// `wz bench verify`, small: both backends (the local PostgreSQL), every
+/// verification passes, the floor is measured around each run and the
+/// import rate is printed.
+#[test]
+fn bench_verify_on_both_backends() {
+    let out = wz()
+        .args([
+            "bench",
+            "verify",
+            "--backend",
+            "both",
+            "--requests",
+            "24",
+            "--concurrency",
+            "4",
+        ])
+        .args(["--floor-iterations", "5", "--import-rows", "300"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for backend in ["Sqlite", "Postgres"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{backend}: ")) && l.contains("verifications/s"));
+        assert!(
+            line.is_some_and(|l| l.contains("of the floor around it") && l.ends_with("0 not passed")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{backend}: registry import without photos")),
+            "{text}"
+        );
+    }
+    assert!(text.contains("with the key's table"), "{text}");
+}
+
 /// `wz serve` on a free loopback port (plain HTTP, SQLite in `dir`, the
 /// config's `extra` lines added) for `wz bench load`; whether it came up.
 fn serve_for_load(
