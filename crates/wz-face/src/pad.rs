@@ -334,6 +334,20 @@ fn poses(stills: &[Still], engine: &Engine) -> Option<Poses> {
     })
 }
 
+impl Poses {
+    /// A near-frontal photo that is none of the live frames: it stands in
+    /// for the person's registry photo.
+    fn registry_stand_in<'s>(&self, stills: &'s [Still]) -> Option<&'s Still> {
+        stills
+            .iter()
+            .enumerate()
+            .find(|(j, st)| {
+                *j != self.frontal && self.left != Some(*j) && self.right != Some(*j) && st.yaw.abs() <= 0.45
+            })
+            .map(|(_, st)| st)
+    }
+}
+
 /// The turned frames and the actions they show, right first.
 fn turns(p: &Poses, s: &[Still]) -> Option<(Vec<Vec<u8>>, Vec<LivenessAction>)> {
     let mut frames = Vec::new();
@@ -387,13 +401,9 @@ pub fn evaluate(engine: &Engine, dir: &Path) -> Result<PadReport> {
         };
         let other_front = os.get(op.frontal).map(|o| o.bytes.clone());
         // A registry photo that another photo of the person stands in for live.
-        let registry = s
-            .iter()
-            .enumerate()
-            .find(|(j, st)| {
-                *j != p.frontal && p.left != Some(*j) && p.right != Some(*j) && st.yaw.abs() <= 0.45
-            })
-            .and_then(|(_, st)| engine.template(&st.bytes).ok()?.ok());
+        let registry = p
+            .registry_stand_in(s)
+            .and_then(|st| engine.template(&st.bytes).ok()?.ok());
 
         // Attacks that need only the registry photo.
         let photo = front.bytes.clone();
@@ -509,12 +519,8 @@ pub fn live_sets(engine: &Engine, dir: &Path, max: usize) -> Result<Vec<LiveSet>
         let (Some(l), Some(r)) = (p.left, p.right) else {
             continue;
         };
-        let registry = s
-            .iter()
-            .enumerate()
-            .find(|(j, st)| *j != p.frontal && *j != l && *j != r && st.yaw.abs() <= 0.45);
-        let (Some((_, reg)), Some(front), Some(left), Some(right)) =
-            (registry, s.get(p.frontal), s.get(l), s.get(r))
+        let (Some(reg), Some(front), Some(left), Some(right)) =
+            (p.registry_stand_in(&s), s.get(p.frontal), s.get(l), s.get(r))
         else {
             continue;
         };

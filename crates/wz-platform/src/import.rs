@@ -159,11 +159,13 @@ impl Platform {
             if pending.len() < group && rows_left.peek().is_some() {
                 continue;
             }
-            let valid: Vec<(Person, Vec<u8>)> = pending
+            let valid: Vec<(&Person, &[u8])> = pending
                 .iter()
-                .filter_map(|(_, c)| c.as_ref().ok().cloned())
+                .filter_map(|(_, c)| c.as_ref().ok().map(|(p, photo)| (p, photo.as_slice())))
                 .collect();
-            let mut sealed = self.prepare_records(&valid).await.into_iter();
+            let sealed = self.prepare_records(&valid).await;
+            drop(valid);
+            let mut sealed = sealed.into_iter();
             for (line, checked) in pending.drain(..) {
                 let prepared = match checked {
                     Err(reason) => Err(reason),

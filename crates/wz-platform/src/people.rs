@@ -212,14 +212,14 @@ impl Platform {
     /// registry import asks), the records sealed in order.
     pub async fn prepare_records(
         &self,
-        people: &[(Person, Vec<u8>)],
+        people: &[(&Person, &[u8])],
     ) -> Vec<Result<wz_store::NewRegistryRecord>> {
         let tasks: Vec<_> = people
             .iter()
             .map(|(_, photo)| self.template_started(photo))
             .collect();
         let mut out = Vec::with_capacity(people.len());
-        for ((person, photo), task) in people.iter().zip(tasks) {
+        for (&(person, photo), task) in people.iter().zip(tasks) {
             let template = match Self::template_done(task).await {
                 Ok(t) => Ok(Some((t, self.face.model_id().to_owned()))),
                 Err(e) if e.code == ResultCode::Unavailable => Ok(None),

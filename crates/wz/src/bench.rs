@@ -117,11 +117,22 @@ pub struct CryptoFloor {
 }
 
 pub fn crypto_floor(iterations: u32) -> anyhow::Result<CryptoFloor> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    // Warm-up (tables, caches), then one thread alone.
+    // Warm-up (tables, caches), then one thread alone, then every core.
     crypto_floor_one(iterations / 10 + 1)?;
     let one_core = crypto_floor_one(iterations)?;
-    let all_cores = std::thread::scope(|scope| {
+    let (cores, all_cores) = crypto_floor_all_cores(iterations)?;
+    Ok(CryptoFloor {
+        one_core,
+        cores,
+        all_cores,
+    })
+}
+
+/// The floor with one thread per core all at once: the cores and their
+/// verifications per second together.
+pub fn crypto_floor_all_cores(iterations: u32) -> anyhow::Result<(usize, f64)> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let rate = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..cores)
             .map(|_| scope.spawn(|| crypto_floor_one(iterations)))
             .collect();
@@ -130,11 +141,7 @@ pub fn crypto_floor(iterations: u32) -> anyhow::Result<CryptoFloor> {
             .map(|t| t.join().map_err(|_| anyhow::anyhow!("floor thread panicked"))?)
             .sum::<anyhow::Result<f64>>()
     })?;
-    Ok(CryptoFloor {
-        one_core,
-        cores,
-        all_cores,
-    })
+    Ok((cores, rate))
 }
 
 /// RP request-signature checks per second on one core: the fourth SM2
@@ -256,13 +263,7 @@ async fn send(client: &reqwest::Client, url: &str, p: Prepared) -> (Duration, St
     let elapsed = start.elapsed();
     let outcome = match reply {
         Err(_) => "transport".to_owned(),
-        Ok((status, bytes)) => match serde_json::from_slice::<wz_proto::api::VerifyVerdict>(&bytes) {
-            Ok(v) if status.is_success() => v.result.name().to_owned(),
-            _ => match serde_json::from_slice::<wz_proto::api::Problem>(&bytes) {
-                Ok(problem) => problem.code.name().to_owned(),
-                Err(_) => format!("http_{}", status.as_u16()),
-            },
-        },
+        Ok((status, bytes)) => crate::load::verdict_outcome(status, &bytes).0,
     };
     (elapsed, outcome)
 }
@@ -437,9 +438,9 @@ pub async fn verify(
         // This host's speed drifts (shared cores): the floor is measured
         // again right before and right after each backend's run, and the
         // run is compared with their mean.
-        let before = crypto_floor(floor_iterations)?.all_cores;
+        let (_, before) = crypto_floor_all_cores(floor_iterations)?;
         let f = run_backend(*b, requests, concurrency).await?;
-        let after = crypto_floor(floor_iterations)?.all_cores;
+        let (_, after) = crypto_floor_all_cores(floor_iterations)?;
         let around = (before + after) / 2.0;
         writeln!(
             out,

@@ -19,7 +19,7 @@ const SHA256: &str = "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad9
 const IMAGES: &str = "face_recognition-1.3.0/tests/test_images/";
 /// Person folder, then the package's photos of that person (the partial
 /// and tiny crops are left out: they fail the capture gates on purpose).
-const PEOPLE: [(&str, &[&str]); 2] = [
+pub const PEOPLE: [(&str, &[&str]); 2] = [
     ("person-a", &["obama.jpg", "obama2.jpg", "obama3.jpg"]),
     ("person-b", &["biden.jpg"]),
 ];

@@ -241,6 +241,18 @@ async fn face_for(
     Ok((ch.challenge_id, frames))
 }
 
+/// How a `/v1/verify` reply ended: the verdict's result code and serial,
+/// or the problem's code, or `http_NNN` for anything else.
+pub(crate) fn verdict_outcome(status: reqwest::StatusCode, bytes: &[u8]) -> (String, Option<String>) {
+    match serde_json::from_slice::<wz_proto::api::VerifyVerdict>(bytes) {
+        Ok(v) if status.is_success() => (v.result.name().to_owned(), Some(v.serial)),
+        _ => match serde_json::from_slice::<wz_proto::api::Problem>(bytes) {
+            Ok(problem) => (problem.code.name().to_owned(), None),
+            Err(_) => (format!("http_{}", status.as_u16()), None),
+        },
+    }
+}
+
 /// How one request ended.
 struct Outcome {
     /// Seconds since the start when it was sent.
@@ -283,14 +295,7 @@ async fn send(client: &reqwest::Client, url: &str, p: &Prepared, start: Instant)
             result = format!("http_{}", status.as_u16());
             continue;
         }
-        if let Ok(v) = serde_json::from_slice::<wz_proto::api::VerifyVerdict>(&bytes) {
-            result = v.result.name().to_owned();
-            serial = Some(v.serial);
-        } else if let Ok(problem) = serde_json::from_slice::<wz_proto::api::Problem>(&bytes) {
-            result = problem.code.name().to_owned();
-        } else {
-            result = format!("http_{}", status.as_u16());
-        }
+        (result, serial) = verdict_outcome(status, &bytes);
         break;
     }
     Outcome {
@@ -334,8 +339,11 @@ pub async fn run(platform: &Platform, plan: &LoadPlan, out: &mut impl std::io::W
         (1..=2_000_000).contains(&plan.max_requests),
         "--max-requests must be 1..=2000000"
     );
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let floor = crate::bench::crypto_floor(300)?.all_cores;
+    let crate::bench::CryptoFloor {
+        cores,
+        all_cores: floor,
+        ..
+    } = crate::bench::crypto_floor(300)?;
     writeln!(
         out,
         "crypto floor (this machine, now): {floor:.0} verifications/s on {cores} cores"

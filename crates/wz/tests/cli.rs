@@ -327,6 +327,13 @@ fn bench_verify_on_both_backends() {
     assert!(text.contains("with the key's table"), "{text}");
 }
 
+/// `wz` with `--config` and the master key its server was started with.
+fn wz_on(config: &std::path::Path, master: &str) -> Command {
+    let mut c = wz();
+    c.arg("--config").arg(config).env("WZ_MASTER_KEY", master);
+    c
+}
+
 /// `wz serve` on a free loopback port (plain HTTP, SQLite in `dir`, the
 /// config's `extra` lines added) for `wz bench load`; whether it came up.
 fn serve_for_load(
@@ -386,8 +393,7 @@ fn bench_load_with_a_face_share() {
     );
     let verdicts = dir.path().join("verdicts.jsonl");
     let load = up.then(|| {
-        wz().arg("--config")
-            .arg(&config)
+        wz_on(&config, master)
             .args(["bench", "load", "--target", &format!("http://127.0.0.1:{port}")])
             .args(["--duration", "120", "--max-requests", "16", "--concurrency", "2"])
             .args([
@@ -402,16 +408,13 @@ fn bench_load_with_a_face_share() {
             .arg(&lfw)
             .arg("--verdicts")
             .arg(&verdicts)
-            .env("WZ_MASTER_KEY", master)
             .output()
             .unwrap()
     });
     let check = load.as_ref().map(|_| {
-        wz().arg("--config")
-            .arg(&config)
+        wz_on(&config, master)
             .args(["bench", "check"])
             .arg(&verdicts)
-            .env("WZ_MASTER_KEY", master)
             .output()
             .unwrap()
     });
@@ -449,22 +452,18 @@ fn bench_load_then_check_against_wz_serve() {
     let (mut serve, port, config, up) = serve_for_load(dir.path(), master, "");
     let verdicts = dir.path().join("verdicts.jsonl");
     let load = up.then(|| {
-        wz().arg("--config")
-            .arg(&config)
+        wz_on(&config, master)
             .args(["bench", "load", "--target", &format!("http://127.0.0.1:{port}")])
             .args(["--duration", "20", "--max-requests", "120", "--concurrency", "4"])
             .args(["--wallets", "8", "--relying-parties", "2", "--verdicts"])
             .arg(&verdicts)
-            .env("WZ_MASTER_KEY", master)
             .output()
             .unwrap()
     });
     let check = |file: &std::path::Path| {
-        wz().arg("--config")
-            .arg(&config)
+        wz_on(&config, master)
             .args(["bench", "check"])
             .arg(file)
-            .env("WZ_MASTER_KEY", master)
             .output()
             .unwrap()
     };

@@ -406,12 +406,8 @@ fn kill_9_of_wz_serve_under_verification() {
 /// (`DIR/<person>/<photos>`), as links to the set `scripts/setup.sh` fetched.
 fn demo_faces(dir: &Path) -> Option<std::path::PathBuf> {
     let src = wz_face::default_models_dir().join("../../test-faces/face_recognition-1.3.0");
-    let layout: [(&str, &[&str]); 2] = [
-        ("person-a", &["obama.jpg", "obama2.jpg", "obama3.jpg"]),
-        ("person-b", &["biden.jpg"]),
-    ];
     let out = dir.join("faces");
-    for (person, photos) in layout {
+    for (person, photos) in wz::demo_photos::PEOPLE {
         std::fs::create_dir_all(out.join(person)).ok()?;
         for p in photos {
             let from = src.join(p);
