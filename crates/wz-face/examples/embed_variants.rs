@@ -24,6 +24,9 @@ enum Crop {
     Arcface,
     /// Five points onto dlib's 150 chip reference.
     Dlib,
+    /// The detector's four points (eyes, nose, mouth centre) onto dlib's
+    /// chip reference: no face mesh.
+    DlibDetector,
 }
 
 struct Variant {
@@ -119,6 +122,14 @@ fn main() {
             norm: dlib_norm,
         },
         Variant {
+            name: "dlib-chip-detector-mirror",
+            model: dlib.clone(),
+            size: 150,
+            crop: Crop::DlibDetector,
+            mirror: true,
+            norm: dlib_norm,
+        },
+        Variant {
             name: "dlib-chip-mirror",
             model: dlib,
             size: 150,
@@ -156,6 +167,15 @@ fn main() {
                         &align::to_reference(&pts, &align::DLIB_150, 150.0, v.size).unwrap(),
                         v.size,
                     ),
+                    Crop::DlibDetector => {
+                        let k = det.keypoints;
+                        align::warp(
+                            &img,
+                            &align::to_reference(&[k[0], k[1], k[2], k[3]], &align::DLIB_150, 150.0, v.size)
+                                .unwrap(),
+                            v.size,
+                        )
+                    }
                 };
                 let x = tract_ndarray::Array4::from_shape_fn(crop.dim(), |(b, y, x, c)| {
                     (v.norm)(crop[(b, y, x, c)], c)

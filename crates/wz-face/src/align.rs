@@ -122,10 +122,7 @@ pub fn warp(
     to_image: &Similarity,
     size: usize,
 ) -> tract_tensorflow::prelude::tract_ndarray::Array4<f32> {
-    tract_tensorflow::prelude::tract_ndarray::Array4::from_shape_fn((1, size, size, 3), |(_, y, x, c)| {
-        let p = to_image.apply([x as f32, y as f32]);
-        img.sample(p[0], p[1], c)
-    })
+    img.resample(size, size, |x, y| to_image.apply([x as f32, y as f32]), 1.0, 0.0)
 }
 
 /// The transform that maps `size`-pixel crop coordinates onto the image
