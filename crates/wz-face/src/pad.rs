@@ -77,6 +77,10 @@ pub struct Decision {
     pub liveness_score: Option<f32>,
     /// Why it was refused (the engine's own words), when it was.
     pub refusal: Option<String>,
+    /// Whether the first (frontal) frame matched the registry template at
+    /// the engine's threshold, as the platform then checks; `None` when the
+    /// capture was refused before an embedding or there is no template.
+    pub matched: Option<bool>,
 }
 
 /// What `pad-eval` measured.
@@ -117,6 +121,25 @@ impl PadReport {
     #[must_use]
     pub fn bpcer(&self) -> Option<f64> {
         rate(&self.bona_fide, |d| !d.accepted)
+    }
+
+    /// Bona fide presentations accepted *and* matched to the registry
+    /// template at the operating threshold: what a genuine citizen sees end
+    /// to end (liveness, then recognition).
+    #[must_use]
+    pub fn bona_fide_end_to_end(&self) -> Option<f64> {
+        rate(&self.bona_fide, |d| d.accepted && d.matched == Some(true))
+    }
+
+    /// IAPMR (ISO/IEC 30107-3) of one attack type: attack presentations
+    /// that pass liveness *and* whose frontal frame matches the claimed
+    /// person's registry template — the attacks that would get a pass.
+    #[must_use]
+    pub fn iapmr(&self, attack: Attack) -> Option<f64> {
+        self.attacks
+            .iter()
+            .find(|(a, _)| *a == attack)
+            .and_then(|(_, d)| rate(d, |d| d.accepted && d.matched == Some(true)))
     }
 
     /// APCER of one attack type: attack presentations accepted.
@@ -281,16 +304,12 @@ fn decide(
                 spoof_score: None,
                 liveness_score: None,
                 refusal: Some(fault.to_string()),
+                matched: None,
             });
         }
     };
-    let copy = match template {
-        Some(t) => engine
-            .compare(&obs.embedding, t)
-            .map(|s| s >= engine.near_identical())
-            .unwrap_or(false),
-        None => false,
-    };
+    let similarity = template.and_then(|t| engine.compare(&obs.embedding, t).ok());
+    let copy = similarity.is_some_and(|s| s >= engine.near_identical());
     let refusal = match (obs.liveness, copy) {
         (Some(fault), _) => Some(fault.to_string()),
         (None, true) => Some("a copy of the stored photo".to_owned()),
@@ -301,6 +320,7 @@ fn decide(
         spoof_score: obs.spoof_score,
         liveness_score: obs.liveness_score,
         refusal,
+        matched: similarity.map(|s| s >= engine.threshold()),
     })
 }
 

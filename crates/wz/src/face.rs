@@ -104,15 +104,26 @@ pub fn print_pad_report(
     for (reason, n) in r.bona_fide_refusals() {
         writeln!(out, "  bona fide refused {n}x: {reason}")?;
     }
+    writeln!(
+        out,
+        "bona fide accepted and matched to the registry at the threshold {:.4}: {}",
+        engine.threshold(),
+        pct(r.bona_fide_end_to_end())
+    )?;
     for (attack, decisions) in &r.attacks {
         writeln!(
             out,
-            "APCER {:>7}  {:<32} ({} presentations)",
+            "APCER {:>7}  IAPMR {:>7}  {:<32} ({} presentations)",
             pct(r.apcer(*attack)),
+            pct(r.iapmr(*attack)),
             attack.name(),
             decisions.len()
         )?;
     }
+    writeln!(
+        out,
+        "APCER: attacks that pass liveness; IAPMR: attacks that pass liveness and match the claimed person's registry template (a pass)"
+    )?;
     writeln!(
         out,
         "recaptured screens are synthetic (moiré, bezel, blur, JPEG re-rendered from the stills), not captures of real screens"

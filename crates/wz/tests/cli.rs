@@ -203,11 +203,11 @@ fn pad_eval_on_the_setup_photos() {
         "{report}"
     );
     assert!(
-        report.contains("APCER   0.00%  replay of the registry photo     (2 presentations)"),
+        report.contains("APCER   0.00%  IAPMR   0.00%  replay of the registry photo     (2 presentations)"),
         "{report}"
     );
     assert!(
-        report.contains("APCER   0.00%  one photo moved across frames    (2 presentations)"),
+        report.contains("APCER   0.00%  IAPMR   0.00%  one photo moved across frames    (2 presentations)"),
         "{report}"
     );
     assert!(report.contains("recaptured screen (SYNTHETIC)"), "{report}");
@@ -251,9 +251,22 @@ fn pad_eval_on_a_development_slice() {
     let bona = report.lines().find(|l| l.starts_with("BPCER")).unwrap();
     assert!(!bona.contains("n/a"), "{report}");
     assert!(
-        report.contains("APCER   0.00%  replay of the registry photo"),
+        report.contains("APCER   0.00%  IAPMR   0.00%  replay of the registry photo"),
         "{report}"
     );
+    let end_to_end = report
+        .lines()
+        .find(|l| l.starts_with("bona fide accepted and matched"))
+        .unwrap();
+    assert!(!end_to_end.contains("n/a"), "{report}");
+    // An attack that gets a pass passed liveness first: IAPMR <= APCER.
+    let percent = |s: &str| s.trim_end_matches('%').parse::<f64>().unwrap();
+    for line in report.lines().filter(|l| l.starts_with("APCER ")) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields[1] != "n/a" {
+            assert!(percent(fields[3]) <= percent(fields[1]), "{line}");
+        }
+    }
 }
 
 /// `wz face eval` refuses a set it cannot measure instead of printing
