@@ -347,6 +347,26 @@ fn wz_on(config: &std::path::Path, master: &str) -> Command {
     c
 }
 
+/// `wz bench check FILE` against the platform that `config` describes.
+fn bench_check(config: &std::path::Path, master: &str, file: &std::path::Path) -> std::process::Output {
+    wz_on(config, master)
+        .args(["bench", "check"])
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
+/// A command's standard output, after asserting that it succeeded.
+fn succeeded(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 /// `wz serve` on a free loopback port (plain HTTP, SQLite in `dir`, the
 /// config's `extra` lines added) for `wz bench load`; whether it came up.
 fn serve_for_load(
@@ -424,23 +444,11 @@ fn bench_load_with_a_face_share() {
             .output()
             .unwrap()
     });
-    let check = load.as_ref().map(|_| {
-        wz_on(&config, master)
-            .args(["bench", "check"])
-            .arg(&verdicts)
-            .output()
-            .unwrap()
-    });
+    let check = load.as_ref().map(|_| bench_check(&config, master, &verdicts));
     let _ = serve.kill();
     let _ = serve.wait();
     assert!(up, "wz serve did not start");
-    let load = load.unwrap();
-    let text = String::from_utf8_lossy(&load.stdout);
-    assert!(
-        load.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&load.stderr)
-    );
+    let text = succeeded(&load.unwrap());
     assert!(text.contains("QR only: 12 requests, 12 passed"), "{text}");
     let face_line = text.lines().find(|l| l.contains("QR + live face: 4 requests,"));
     assert!(face_line.is_some(), "no face line: {text}");
@@ -450,12 +458,7 @@ fn bench_load_with_a_face_share() {
         !text.contains("challenge_") && !text.contains("transport") && !text.contains("http_"),
         "{text}"
     );
-    let check = check.unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    succeeded(&check.unwrap());
 }
 
 #[test]
@@ -473,13 +476,7 @@ fn bench_load_then_check_against_wz_serve() {
             .output()
             .unwrap()
     });
-    let check = |file: &std::path::Path| {
-        wz_on(&config, master)
-            .args(["bench", "check"])
-            .arg(file)
-            .output()
-            .unwrap()
-    };
+    let check = |file: &std::path::Path| bench_check(&config, master, file);
     let good = load.as_ref().map(|_| check(&verdicts));
     let forged = dir.path().join("forged.jsonl");
     let mut lines = std::fs::read_to_string(&verdicts).unwrap_or_default();
@@ -489,20 +486,12 @@ fn bench_load_then_check_against_wz_serve() {
     let _ = serve.kill();
     let _ = serve.wait();
     assert!(up, "wz serve did not start");
-    let load = load.unwrap();
-    let text = String::from_utf8_lossy(&load.stdout);
-    assert!(
-        load.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&load.stderr)
-    );
+    let text = succeeded(&load.unwrap());
     assert!(
         text.contains("120 requests") && text.contains("pass") && text.contains("not passed: none"),
         "{text}"
     );
-    let good = good.unwrap();
-    let text = String::from_utf8_lossy(&good.stdout);
-    assert!(good.status.success(), "{text}");
+    let text = succeeded(&good.unwrap());
     assert!(
         text.contains(
             "120 pass verdicts checked: 0 missing from the database or its history, 0 QR codes accepted twice"
