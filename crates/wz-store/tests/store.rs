@@ -515,6 +515,20 @@ async fn verifications_and_history(b: Backend) {
     );
     assert_eq!(counter(&t.store).await, 40);
     assert!(
+        matches!(
+            t.store
+                .record_verification(&with_qr("s12", "n10"), Some((CredentialId([1; 16]), 41)))
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a request nonce already answered"
+    );
+    assert_eq!(
+        counter(&t.store).await,
+        40,
+        "a verdict refused for its request nonce leaves the counter"
+    );
+    assert!(
         !t.store
             .record_verification(&with_qr("s11", "n11"), Some((CredentialId([1; 16]), 40)))
             .await

@@ -174,6 +174,19 @@ pub fn rp_signature_rate(iterations: u32, table: bool) -> anyhow::Result<f64> {
     Ok(f64::from(iterations) / start.elapsed().as_secs_f64())
 }
 
+/// CPU seconds this process has used so far (user + system, every
+/// thread), from `/proc/self/stat`; `None` where that is not readable.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces): state is the
+    // first, utime the 12th, stime the 13th, in clock ticks (100 a second
+    // on Linux).
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / 100.0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -277,6 +290,10 @@ pub struct BackendFigures {
     pub p99_ms_at_peak: f64,
     pub half_rate_per_s: f64,
     pub p99_ms_at_half: f64,
+    /// CPU milliseconds the whole process (load client and server) used
+    /// per verification in the closed loop, and the cores it kept busy.
+    pub cpu_ms_per_verification: Option<f64>,
+    pub cores_busy: Option<f64>,
     /// Requests not passed, by how they ended.
     pub failures: BTreeMap<String, usize>,
 }
@@ -302,6 +319,7 @@ pub async fn run_backend(
     }
     // Closed loop: every wallet's requests back to back, all wallets at once.
     let batches = prepare(&s, per_wallet, 2)?;
+    let cpu_before = process_cpu_secs();
     let start = instant();
     let mut tasks = Vec::new();
     for list in batches {
@@ -325,6 +343,7 @@ pub async fn run_backend(
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = cpu_before.zip(process_cpu_secs()).map(|(a, b)| b - a);
     lat.sort_unstable();
     let peak = lat.len() as f64 / elapsed;
 
@@ -377,6 +396,8 @@ pub async fn run_backend(
         p99_ms_at_peak: percentile(&lat, 0.99),
         half_rate_per_s: half_lat.len() as f64 / half_elapsed,
         p99_ms_at_half: percentile(&half_lat, 0.99),
+        cpu_ms_per_verification: cpu.map(|c| c * 1000.0 / lat.len().max(1) as f64),
+        cores_busy: cpu.map(|c| c / elapsed),
         failures,
     })
 }
@@ -412,6 +433,7 @@ pub async fn verify(
     }
     let f = crypto_floor(floor_iterations)?;
     let floor = f.all_cores;
+    let floor_one_core = f.one_core;
     writeln!(
         out,
         "crypto floor: {:.0} verifications/s on one core; {floor:.0}/s on {} cores at once ({:.2} of {} x one core)",
@@ -454,6 +476,14 @@ pub async fn verify(
             f.p99_ms_at_half,
             f.failures.values().sum::<usize>()
         )?;
+        if let (Some(ms), Some(busy)) = (f.cpu_ms_per_verification, f.cores_busy) {
+            writeln!(
+                out,
+                "{:?}: CPU {ms:.2} ms per verification (client and server; the floor's SM2 work: {:.2} ms on one core), {busy:.2} cores busy",
+                f.backend,
+                1000.0 / floor_one_core
+            )?;
+        }
         if !f.failures.is_empty() {
             bail!("verifications did not pass: {:?}", f.failures);
         }

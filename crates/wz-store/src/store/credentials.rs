@@ -138,7 +138,7 @@ impl Store {
              WHERE c.cred_id = $1",
         )
         .bind(cred_id.0.to_vec())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some((
@@ -230,24 +230,12 @@ impl Store {
     /// platform nodes racing on one QR accept it once.
     #[cfg(feature = "testing")]
     pub async fn accept_qr_counter(&self, cred_id: &CredentialId, counter: u32) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let accepted = Self::accept_counter_in(&mut tx, cred_id, counter).await?;
-        tx.commit().await?;
-        Ok(accepted)
-    }
-
-    /// The counter update itself, inside a caller's transaction.
-    pub(super) async fn accept_counter_in(
-        tx: &mut StoreTx,
-        cred_id: &CredentialId,
-        counter: u32,
-    ) -> Result<bool> {
         let res = sqlx::query(
             "UPDATE credentials SET last_counter = $1 WHERE cred_id = $2 AND status = 'active' AND last_counter < $1",
         )
         .bind(i64::from(counter))
         .bind(cred_id.0.to_vec())
-        .execute(tx.conn())
+        .execute(&self.pool)
         .await?;
         Ok(res.rows_affected() == 1)
     }

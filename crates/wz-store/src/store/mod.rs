@@ -2,6 +2,7 @@
 //! by aggregate in the submodules.
 
 use std::borrow::Cow;
+use std::sync::{Arc, Weak};
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -58,6 +59,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "nonce request hash",
         include_str!("../../migrations/sqlite/0004_nonce_request_hash.sql"),
     ),
+    (
+        5,
+        "verdict accepts counter",
+        include_str!("../../migrations/sqlite/0005_verdict_accepts_counter.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -80,12 +86,26 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "nonce request hash",
         include_str!("../../migrations/postgres/0004_nonce_request_hash.sql"),
     ),
+    (
+        5,
+        "verdict accepts counter",
+        include_str!("../../migrations/postgres/0005_verdict_accepts_counter.sql"),
+    ),
 ];
 
 /// The platform's storage. Cheap to clone (a pool handle).
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite: connections for the verification path's reads. In WAL mode
+    /// readers never wait for the one writer, so these reads run beside
+    /// the writes (each SQLite connection is a thread of its own) instead
+    /// of queueing behind them. A read sees every transaction committed
+    /// before it starts. PostgreSQL: the same pool as writes.
+    readers: AnyPool,
+    /// SQLite: the connection that copies the WAL into the database file
+    /// in the background (see [`Store::spawn_checkpointer`]).
+    checkpoints: Option<Arc<AnyPool>>,
     backend: Backend,
 }
 
@@ -97,6 +117,14 @@ pub struct StoreTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,
 }
+
+/// SQLite reader connections (see [`Store::readers`]).
+const SQLITE_READERS: u32 = 4;
+/// WAL pages after which a committing SQLite writer checkpoints by itself:
+/// a backstop only, for when the background checkpointer falls behind.
+const SQLITE_WRITER_AUTOCHECKPOINT: u32 = 20_000;
+/// How often the background checkpointer runs.
+const SQLITE_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Key of the PostgreSQL advisory lock that orders audit appends across
 /// platform nodes; held only from the audit insert to the commit.
@@ -203,7 +231,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        let pool = match backend {
+        let (pool, readers, checkpoints) = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') {
                     url.to_owned()
@@ -212,33 +240,90 @@ impl Store {
                 };
                 // SQLite has one writer at a time; one connection turns what
                 // would be SQLITE_BUSY upgrade failures into a plain queue.
-                AnyPoolOptions::new()
-                    .max_connections(1)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            sqlx::query("PRAGMA journal_mode = WAL")
-                                .execute(&mut *conn)
-                                .await?;
-                            sqlx::query("PRAGMA synchronous = NORMAL")
-                                .execute(&mut *conn)
-                                .await?;
-                            sqlx::query("PRAGMA foreign_keys = ON")
-                                .execute(&mut *conn)
-                                .await?;
-                            sqlx::query("PRAGMA busy_timeout = 5000")
-                                .execute(&mut *conn)
-                                .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(&url)
-                    .await?
+                // Checkpoints are the background task's job, so that no
+                // commit waits for one (a checkpoint copies pages and syncs
+                // the file: milliseconds, with every other writer queued).
+                let autocheckpoint = format!("PRAGMA wal_autocheckpoint = {SQLITE_WRITER_AUTOCHECKPOINT}");
+                let writer = Self::sqlite_pool(1, Some(autocheckpoint)).connect(&url).await?;
+                // Opened once the writer has put the file in WAL mode.
+                let readers = Self::sqlite_pool(SQLITE_READERS, None).connect(&url).await?;
+                let checkpoints = Arc::new(Self::sqlite_pool(1, None).connect(&url).await?);
+                Self::spawn_checkpointer(Arc::downgrade(&checkpoints));
+                (writer, readers, Some(checkpoints))
             }
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    // A round trip per checkout only to learn what the
+                    // statement itself will tell.
+                    .test_before_acquire(false)
+                    .connect(url)
+                    .await?;
+                (pool.clone(), pool, None)
+            }
         };
-        let store = Self { pool, backend };
+        let store = Self {
+            pool,
+            readers,
+            checkpoints,
+            backend,
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// SQLite connections with the pragmas every connection needs, and
+    /// `extra` (one more pragma) if given.
+    fn sqlite_pool(max: u32, extra: Option<String>) -> AnyPoolOptions {
+        AnyPoolOptions::new()
+            .max_connections(max)
+            // A checkout's `SELECT 1` is a thread hop of its own for SQLite.
+            .test_before_acquire(false)
+            .after_connect(move |conn, _| {
+                let extra = extra.clone();
+                Box::pin(async move {
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA synchronous = NORMAL",
+                        "PRAGMA foreign_keys = ON",
+                        "PRAGMA busy_timeout = 5000",
+                        // The WAL file shrinks back to this after a reset.
+                        "PRAGMA journal_size_limit = 67108864",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    if let Some(pragma) = extra {
+                        sqlx::query(sqlx::AssertSqlSafe(pragma))
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+    }
+
+    /// Copies the WAL into the database file every
+    /// [`SQLITE_CHECKPOINT_EVERY`], beside the writer (a passive checkpoint
+    /// never blocks it), until every handle on the store is gone or closed.
+    fn spawn_checkpointer(pool: Weak<AnyPool>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SQLITE_CHECKPOINT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(pool) = pool.upgrade() else { break };
+                if pool.is_closed() {
+                    break;
+                }
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&*pool)
+                    .await
+                    && !pool.is_closed()
+                {
+                    tracing::warn!(error = %e, "SQLite WAL checkpoint failed");
+                }
+            }
+        });
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -280,6 +365,10 @@ impl Store {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
+        if let Some(checkpoints) = &self.checkpoints {
+            checkpoints.close().await;
+        }
+        self.readers.close().await;
         self.pool.close().await;
     }
 

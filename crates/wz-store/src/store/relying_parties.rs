@@ -212,7 +212,7 @@ impl Store {
         )
         .bind(rp_id)
         .bind(key_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let rp = Self::rp_from_row(&row)?;

@@ -26,6 +26,9 @@ fn bind_verification<'q>(
         .bind(v.response.clone())
 }
 
+/// What SQLite's counter trigger (migration 0005) raises.
+const COUNTER_NOT_ACCEPTED: &str = "wz: QR counter not accepted";
+
 impl Store {
     /// Logs a verification with its signed response.
     pub async fn insert_verification(&self, v: &VerificationRecord) -> Result<()> {
@@ -37,77 +40,52 @@ impl Store {
     }
 
     /// Stores a verification and, for a QR verification, accepts its
-    /// counter in the same transaction: a crash leaves either both or
+    /// counter in the same statement: a crash leaves either both or
     /// neither, so no QR counter moves without its verdict. False (and
     /// nothing written) when the counter is no longer above the last one
     /// accepted or the credential is no longer active: another request
-    /// with this QR was recorded first.
+    /// with this QR was recorded first. One statement, one round trip: on
+    /// SQLite no transaction holds the single writer between round trips.
     pub async fn record_verification(
         &self,
         v: &VerificationRecord,
         accept_counter: Option<(CredentialId, u32)>,
     ) -> Result<bool> {
-        if self.backend == Backend::Postgres
-            && let Some((cred_id, counter)) = accept_counter
-        {
-            return self.record_pass_in_one_statement(v, &cred_id, counter).await;
-        }
-        let mut tx = self.begin().await?;
-        if let Some((cred_id, counter)) = accept_counter
-            && !Self::accept_counter_in(&mut tx, &cred_id, counter).await?
-        {
-            return Ok(false);
-        }
-        let res = bind_verification(
-            sqlx::query(
-                "INSERT INTO verifications (serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-            ),
-            v,
-        )
-        .execute(tx.conn())
-        .await?;
-        if res.rows_affected() != 1 {
-            return Err(StoreError::Conflict("verification serial or request nonce"));
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// PostgreSQL: the counter and the verification in one statement (a
-    /// single round trip instead of four; one statement is one transaction).
-    /// The INSERT runs only if the UPDATE took the counter; a clash on the
-    /// serial or the request nonce aborts the whole statement, so the
-    /// counter never moves without its verdict.
-    async fn record_pass_in_one_statement(
-        &self,
-        v: &VerificationRecord,
-        cred_id: &CredentialId,
-        counter: u32,
-    ) -> Result<bool> {
-        let res = bind_verification(
-            sqlx::query(
+        let sql = match (self.backend, accept_counter) {
+            // On SQLite the trigger of migration 0005 moves the counter or
+            // aborts the statement.
+            (Backend::Sqlite, _) | (Backend::Postgres, None) => {
+                "INSERT INTO verifications (serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response, qr_counter)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            }
+            // The INSERT runs only if the UPDATE took the counter; a clash
+            // on the serial or the request nonce aborts the whole statement.
+            (Backend::Postgres, Some(_)) => {
                 "WITH accepted AS (
                      UPDATE credentials SET last_counter = $11
-                     WHERE cred_id = $12 AND status = 'active' AND last_counter < $11
+                     WHERE cred_id = $6 AND status = 'active' AND last_counter < $11
                      RETURNING 1
                  )
-                 INSERT INTO verifications (serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM accepted)",
-            ),
-            v,
-        )
-        .bind(i64::from(counter))
-        .bind(cred_id.0.to_vec())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                StoreError::Conflict("verification serial or request nonce")
+                 INSERT INTO verifications (serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response, qr_counter)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM accepted)"
             }
-            _ => StoreError::from(e),
-        })?;
-        Ok(res.rows_affected() == 1)
+        };
+        let cred_id = accept_counter.map(|(c, _)| c);
+        if cred_id.is_some() && cred_id != v.cred_id {
+            return Err(StoreError::Conflict("counter of another credential"));
+        }
+        let res = bind_verification(sqlx::query(sql), v)
+            .bind(accept_counter.map(|(_, n)| i64::from(n)))
+            .execute(&self.pool)
+            .await;
+        match res {
+            Ok(done) => Ok(done.rows_affected() == 1),
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                Err(StoreError::Conflict("verification serial or request nonce"))
+            }
+            Err(sqlx::Error::Database(d)) if d.message().contains(COUNTER_NOT_ACCEPTED) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A verification's citizen and result code, by verdict serial (for
@@ -135,7 +113,7 @@ impl Store {
         )
         .bind(rp_id)
         .bind(nonce)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let cred: Option<Vec<u8>> = row.try_get("cred_id")?;
