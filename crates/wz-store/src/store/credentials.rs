@@ -130,6 +130,7 @@ impl Store {
         &self,
         cred_id: &CredentialId,
     ) -> Result<Option<(CredentialRow, RegistryRecord)>> {
+        let mut conn = self.hot_reads.take().await?;
         let row = sqlx::query(
             "SELECT c.cred_id, c.citizen_id, c.level, c.device_public_key, c.certificate, c.status, c.not_before,
                     c.not_after, c.last_counter, c.created_at AS cred_created_at, c.status_changed_at,
@@ -138,8 +139,9 @@ impl Store {
              WHERE c.cred_id = $1",
         )
         .bind(cred_id.0.to_vec())
-        .fetch_optional(&self.readers)
+        .fetch_optional(conn.conn()?)
         .await?;
+        conn.finish();
         let Some(row) = row else { return Ok(None) };
         Ok(Some((
             Self::credential_from_row(&row)?,

@@ -14,6 +14,7 @@ use crate::audit::{AuditEntry, AuditNote, GENESIS_HASH, entry_hash};
 use crate::{Result, StoreError};
 
 pub use consistency::ConsistencyReport;
+use direct::Connections;
 
 macro_rules! registry_select {
     () => {
@@ -25,6 +26,7 @@ mod audit_log;
 mod challenges;
 mod consistency;
 mod credentials;
+mod direct;
 mod pins;
 mod platform_keys;
 mod registry;
@@ -97,12 +99,16 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// SQLite: connections for the verification path's reads. In WAL mode
-    /// readers never wait for the one writer, so these reads run beside
-    /// the writes (each SQLite connection is a thread of its own) instead
-    /// of queueing behind them. A read sees every transaction committed
-    /// before it starts. PostgreSQL: the same pool as writes.
-    readers: AnyPool,
+    /// The verification path's reads. SQLite: connections of their own; in
+    /// WAL mode readers never wait for the one writer, so these reads run
+    /// beside the writes (each SQLite connection is a thread of its own)
+    /// instead of queueing behind them, and a read sees every transaction
+    /// committed before it starts. PostgreSQL: taken from the pool. Both
+    /// without a ping per statement (see [`direct`]).
+    hot_reads: Arc<Connections>,
+    /// The verification path's writes: SQLite's one writer (the pool);
+    /// PostgreSQL, the same connections as `hot_reads`.
+    hot_writes: Arc<Connections>,
     /// SQLite: the connection that copies the WAL into the database file
     /// in the background (see [`Store::spawn_checkpointer`]).
     checkpoints: Option<Arc<AnyPool>>,
@@ -118,8 +124,11 @@ pub struct StoreTx {
     backend: Backend,
 }
 
-/// SQLite reader connections (see [`Store::readers`]).
+/// SQLite reader connections (see [`Store::hot_reads`]).
 const SQLITE_READERS: u32 = 4;
+/// PostgreSQL connections of the pool, and at most as many more taken out
+/// of it for the verification path (see [`Store::hot_reads`]).
+const POSTGRES_POOL: u32 = 16;
 /// WAL pages after which a committing SQLite writer checkpoints by itself:
 /// a backstop only, for when the background checkpointer falls behind.
 const SQLITE_WRITER_AUTOCHECKPOINT: u32 = 20_000;
@@ -231,7 +240,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        let (pool, readers, checkpoints) = match backend {
+        let (pool, hot_reads, hot_writes, checkpoints) = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') {
                     url.to_owned()
@@ -249,22 +258,23 @@ impl Store {
                 let readers = Self::sqlite_pool(SQLITE_READERS, None).connect(&url).await?;
                 let checkpoints = Arc::new(Self::sqlite_pool(1, None).connect(&url).await?);
                 Self::spawn_checkpointer(Arc::downgrade(&checkpoints));
-                (writer, readers, Some(checkpoints))
+                let hot_reads = Arc::new(Connections::direct(readers, SQLITE_READERS as usize));
+                let hot_writes = Arc::new(Connections::Pooled(writer.clone()));
+                (writer, hot_reads, hot_writes, Some(checkpoints))
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
-                    .max_connections(16)
-                    // A round trip per checkout only to learn what the
-                    // statement itself will tell.
-                    .test_before_acquire(false)
+                    .max_connections(POSTGRES_POOL)
                     .connect(url)
                     .await?;
-                (pool.clone(), pool, None)
+                let hot = Arc::new(Connections::direct(pool.clone(), POSTGRES_POOL as usize));
+                (pool, Arc::clone(&hot), hot, None)
             }
         };
         let store = Self {
             pool,
-            readers,
+            hot_reads,
+            hot_writes,
             checkpoints,
             backend,
         };
@@ -368,7 +378,8 @@ impl Store {
         if let Some(checkpoints) = &self.checkpoints {
             checkpoints.close().await;
         }
-        self.readers.close().await;
+        self.hot_reads.close().await;
+        self.hot_writes.close().await;
         self.pool.close().await;
     }
 

@@ -204,6 +204,7 @@ impl Store {
     /// every signed request). `None` if either is missing or the key belongs
     /// to another RP.
     pub async fn rp_and_key(&self, rp_id: &str, key_id: &str) -> Result<Option<(RelyingParty, RpKey)>> {
+        let mut conn = self.hot_reads.take().await?;
         let row = sqlx::query(
             "SELECT r.rp_id, r.name, r.role, r.modes, r.attributes, r.rate_per_s, r.status, r.created_at,
                     k.key_id, k.public_key, k.status AS key_status, k.created_at AS key_created_at, k.revoked_at
@@ -212,8 +213,9 @@ impl Store {
         )
         .bind(rp_id)
         .bind(key_id)
-        .fetch_optional(&self.readers)
+        .fetch_optional(conn.conn()?)
         .await?;
+        conn.finish();
         let Some(row) = row else { return Ok(None) };
         let rp = Self::rp_from_row(&row)?;
         let status: String = row.try_get("key_status")?;
@@ -274,6 +276,7 @@ impl Store {
         request_hash: Option<Vec<u8>>,
         now: u64,
     ) -> Result<bool> {
+        let mut conn = self.hot_writes.take().await?;
         let res = sqlx::query(
             "INSERT INTO rp_nonces (rp_id, nonce, seen_at, request_hash) VALUES ($1, $2, $3, $4)
              ON CONFLICT (rp_id, nonce) DO NOTHING",
@@ -282,8 +285,9 @@ impl Store {
         .bind(nonce)
         .bind(ts(now))
         .bind(request_hash)
-        .execute(&self.pool)
+        .execute(conn.conn()?)
         .await?;
+        conn.finish();
         Ok(res.rows_affected() == 1)
     }
 

@@ -74,10 +74,15 @@ impl Store {
         if cred_id.is_some() && cred_id != v.cred_id {
             return Err(StoreError::Conflict("counter of another credential"));
         }
+        let mut conn = self.hot_writes.take().await?;
         let res = bind_verification(sqlx::query(sql), v)
             .bind(accept_counter.map(|(_, n)| i64::from(n)))
-            .execute(&self.pool)
+            .execute(conn.conn()?)
             .await;
+        // A refusal by the database is a completed statement too.
+        if matches!(&res, Ok(_) | Err(sqlx::Error::Database(_))) {
+            conn.finish();
+        }
         match res {
             Ok(done) => Ok(done.rows_affected() == 1),
             Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
@@ -107,14 +112,16 @@ impl Store {
         rp_id: &str,
         nonce: &str,
     ) -> Result<Option<VerificationRecord>> {
+        let mut conn = self.hot_reads.take().await?;
         let row = sqlx::query(
             "SELECT serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response
              FROM verifications WHERE rp_id = $1 AND request_nonce = $2",
         )
         .bind(rp_id)
         .bind(nonce)
-        .fetch_optional(&self.readers)
+        .fetch_optional(conn.conn()?)
         .await?;
+        conn.finish();
         let Some(row) = row else { return Ok(None) };
         let cred: Option<Vec<u8>> = row.try_get("cred_id")?;
         let hash: Vec<u8> = row.try_get("request_hash")?;
