@@ -209,20 +209,9 @@ impl Platform {
         self.metrics.security_event(code.name());
     }
 
-    /// Signs a response body for an RP request.
-    pub fn sign_reply(
-        &self,
-        status: u16,
-        body: Vec<u8>,
-        rp_id: &str,
-        nonce: &str,
-        now: u64,
-    ) -> Result<SignedReply> {
-        sign_reply_with(&self.keys(), status, body, rp_id, nonce, now)
-    }
-
-    /// [`Platform::sign_reply`] off the async workers (see [`off_workers`]).
-    pub(crate) async fn sign_reply_off_workers(
+    /// Signs a response body for an RP request, off the async workers
+    /// (see [`off_workers`]).
+    pub async fn sign_reply(
         &self,
         status: u16,
         body: Vec<u8>,

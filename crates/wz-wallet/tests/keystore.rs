@@ -5,9 +5,14 @@
 use wz_wallet::keystore::{LOCK_AFTER, WIPE_AFTER};
 use wz_wallet::{FileKeystore, Keystore, WalletError, WalletState};
 
+/// What must never show in the sealed file: long enough that random
+/// ciphertext cannot contain it by chance (four hex digits did, 1 run in
+/// ~150).
+const DEVICE_KEY_MARKER: &str = "5eed00aa5eed00aa5eed00aa5eed00aa5eed00aa5eed00aa5eed00aa5eed00aa";
+
 fn state() -> WalletState {
     WalletState {
-        device_key: String::from("00aa").into(),
+        device_key: String::from(DEVICE_KEY_MARKER).into(),
         platform_url: "http://127.0.0.1:1".into(),
         counter: 41,
         ..WalletState::default()
@@ -35,7 +40,10 @@ fn sealed_state_survives_a_restart_and_reveals_nothing() {
     let mut again = store(tmp.path());
     assert_eq!(again.unlock("secret-pin", 101).unwrap().counter, 42);
     let file = std::fs::read_to_string(tmp.path().join("w/wallet.json")).unwrap();
-    assert!(!file.contains("00aa") && !file.contains("127.0.0.1"), "{file}");
+    assert!(
+        !file.contains(DEVICE_KEY_MARKER) && !file.contains("127.0.0.1"),
+        "{file}"
+    );
     use std::os::unix::fs::PermissionsExt as _;
     let mode = std::fs::metadata(tmp.path().join("w/wallet.json"))
         .unwrap()

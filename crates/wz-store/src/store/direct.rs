@@ -139,6 +139,13 @@ impl Drop for Direct<'_> {
 mod tests {
     use super::*;
 
+    async fn statement(conn: &mut Direct<'_>) {
+        sqlx::query("SELECT 1")
+            .execute(conn.conn().unwrap())
+            .await
+            .unwrap();
+    }
+
     fn idle(set: &Connections) -> usize {
         match set {
             Connections::Direct { idle, .. } => idle.lock().unwrap().len(),
@@ -158,25 +165,16 @@ mod tests {
             .unwrap();
         let set = Connections::direct(pool, 2);
         let mut first = set.take().await.unwrap();
-        sqlx::query("SELECT 1")
-            .execute(first.conn().unwrap())
-            .await
-            .unwrap();
+        statement(&mut first).await;
         first.finish();
         assert_eq!(idle(&set), 1, "finished: kept for the next statement");
         let mut taken = set.take().await.unwrap();
         assert_eq!(idle(&set), 0, "the idle one is handed out again");
         let mut other = set.take().await.unwrap();
-        sqlx::query("SELECT 1")
-            .execute(other.conn().unwrap())
-            .await
-            .unwrap();
+        statement(&mut other).await;
         other.finish();
         assert_eq!(idle(&set), 1);
-        sqlx::query("SELECT 1")
-            .execute(taken.conn().unwrap())
-            .await
-            .unwrap();
+        statement(&mut taken).await;
         drop(taken);
         assert_eq!(idle(&set), 0, "abandoned: closed, and the idle ones with it");
         set.close().await;
