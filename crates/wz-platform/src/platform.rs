@@ -221,7 +221,23 @@ impl Platform {
     ) -> Result<SignedReply> {
         let keys = self.keys();
         let (rp_id, nonce) = (rp_id.to_owned(), nonce.to_owned());
-        off_workers(move || sign_reply_with(&keys, status, body, &rp_id, &nonce, now)).await
+        off_workers(move || {
+            let target = ResponseTarget {
+                status,
+                rp_id: &rp_id,
+                request_nonce: &nonce,
+                body: &body,
+            };
+            let auth = ResponseAuth::sign(keys.signing.current(), &target, now)?;
+            let mut headers: Vec<(&'static str, String)> = auth.to_headers().to_vec();
+            headers.push((wz_proto::signed_http::headers::NONCE, nonce));
+            Ok(SignedReply {
+                status,
+                body,
+                headers,
+            })
+        })
+        .await
     }
 
     /// Whether the database answers (`/readyz`).
@@ -263,31 +279,6 @@ pub async fn consistency_at(database_url: &str) -> Result<wz_store::ConsistencyR
     let report = store.consistency().await;
     store.close().await;
     Ok(report?)
-}
-
-/// Signs a reply bound to the request's RP and nonce.
-fn sign_reply_with(
-    keys: &PlatformKeys,
-    status: u16,
-    body: Vec<u8>,
-    rp_id: &str,
-    nonce: &str,
-    now: u64,
-) -> Result<SignedReply> {
-    let target = ResponseTarget {
-        status,
-        rp_id,
-        request_nonce: nonce,
-        body: &body,
-    };
-    let auth = ResponseAuth::sign(keys.signing.current(), &target, now)?;
-    let mut headers: Vec<(&'static str, String)> = auth.to_headers().to_vec();
-    headers.push((wz_proto::signed_http::headers::NONCE, nonce.to_owned()));
-    Ok(SignedReply {
-        status,
-        body,
-        headers,
-    })
 }
 
 /// Runs SM2 work (a tenth of a millisecond to a few) on the blocking pool
