@@ -83,6 +83,14 @@ pub struct Decision {
     pub matched: Option<bool>,
 }
 
+impl Decision {
+    /// Accepted by liveness and matched to the registry template: what the
+    /// platform would pass.
+    fn passes(&self) -> bool {
+        self.accepted && self.matched == Some(true)
+    }
+}
+
 /// What `pad-eval` measured.
 #[derive(Debug, Clone, Default)]
 pub struct PadReport {
@@ -128,7 +136,7 @@ impl PadReport {
     /// to end (liveness, then recognition).
     #[must_use]
     pub fn bona_fide_end_to_end(&self) -> Option<f64> {
-        rate(&self.bona_fide, |d| d.accepted && d.matched == Some(true))
+        rate(&self.bona_fide, Decision::passes)
     }
 
     /// IAPMR (ISO/IEC 30107-3) of one attack type: attack presentations
@@ -136,19 +144,21 @@ impl PadReport {
     /// person's registry template — the attacks that would get a pass.
     #[must_use]
     pub fn iapmr(&self, attack: Attack) -> Option<f64> {
-        self.attacks
-            .iter()
-            .find(|(a, _)| *a == attack)
-            .and_then(|(_, d)| rate(d, |d| d.accepted && d.matched == Some(true)))
+        self.attack_rate(attack, Decision::passes)
     }
 
     /// APCER of one attack type: attack presentations accepted.
     #[must_use]
     pub fn apcer(&self, attack: Attack) -> Option<f64> {
+        self.attack_rate(attack, |d| d.accepted)
+    }
+
+    /// The share of one attack type's presentations for which `bad` holds.
+    fn attack_rate(&self, attack: Attack, bad: impl Fn(&Decision) -> bool) -> Option<f64> {
         self.attacks
             .iter()
             .find(|(a, _)| *a == attack)
-            .and_then(|(_, d)| rate(d, |d| d.accepted))
+            .and_then(|(_, d)| rate(d, bad))
     }
 }
 

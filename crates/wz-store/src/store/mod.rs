@@ -129,9 +129,6 @@ const SQLITE_READERS: u32 = 4;
 /// PostgreSQL connections of the pool, and at most as many more taken out
 /// of it for the verification path (see [`Store::hot_reads`]).
 const POSTGRES_POOL: u32 = 16;
-/// WAL pages after which a committing SQLite writer checkpoints by itself:
-/// a backstop only, for when the background checkpointer falls behind.
-const SQLITE_WRITER_AUTOCHECKPOINT: u32 = 20_000;
 /// How often the background checkpointer runs.
 const SQLITE_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -252,11 +249,10 @@ impl Store {
                 // Checkpoints are the background task's job, so that no
                 // commit waits for one (a checkpoint copies pages and syncs
                 // the file: milliseconds, with every other writer queued).
-                let autocheckpoint = format!("PRAGMA wal_autocheckpoint = {SQLITE_WRITER_AUTOCHECKPOINT}");
-                let writer = Self::sqlite_pool(1, Some(autocheckpoint)).connect(&url).await?;
+                let writer = Self::sqlite_pool(1).connect(&url).await?;
                 // Opened once the writer has put the file in WAL mode.
-                let readers = Self::sqlite_pool(SQLITE_READERS, None).connect(&url).await?;
-                let checkpoints = Arc::new(Self::sqlite_pool(1, None).connect(&url).await?);
+                let readers = Self::sqlite_pool(SQLITE_READERS).connect(&url).await?;
+                let checkpoints = Arc::new(Self::sqlite_pool(1).connect(&url).await?);
                 Self::spawn_checkpointer(Arc::downgrade(&checkpoints));
                 let hot_reads = Arc::new(Connections::direct(readers, SQLITE_READERS as usize));
                 let hot_writes = Arc::new(Connections::Pooled(writer.clone()));
@@ -282,15 +278,13 @@ impl Store {
         Ok(store)
     }
 
-    /// SQLite connections with the pragmas every connection needs, and
-    /// `extra` (one more pragma) if given.
-    fn sqlite_pool(max: u32, extra: Option<String>) -> AnyPoolOptions {
+    /// SQLite connections with the pragmas every connection needs.
+    fn sqlite_pool(max: u32) -> AnyPoolOptions {
         AnyPoolOptions::new()
             .max_connections(max)
             // A checkout's `SELECT 1` is a thread hop of its own for SQLite.
             .test_before_acquire(false)
-            .after_connect(move |conn, _| {
-                let extra = extra.clone();
+            .after_connect(|conn, _| {
                 Box::pin(async move {
                     for pragma in [
                         "PRAGMA journal_mode = WAL",
@@ -299,13 +293,12 @@ impl Store {
                         "PRAGMA busy_timeout = 5000",
                         // The WAL file shrinks back to this after a reset.
                         "PRAGMA journal_size_limit = 67108864",
+                        // Only the writer commits, so only it would
+                        // checkpoint: a backstop for when the background
+                        // checkpointer falls behind (see `connect`).
+                        "PRAGMA wal_autocheckpoint = 20000",
                     ] {
                         sqlx::query(pragma).execute(&mut *conn).await?;
-                    }
-                    if let Some(pragma) = extra {
-                        sqlx::query(sqlx::AssertSqlSafe(pragma))
-                            .execute(&mut *conn)
-                            .await?;
                     }
                     Ok(())
                 })
