@@ -209,9 +209,8 @@ impl Platform {
         self.metrics.security_event(code.name());
     }
 
-    /// Signs a response body for an RP request, off the async workers
-    /// (see [`off_workers`]).
-    pub async fn sign_reply(
+    /// Signs a response body for an RP request.
+    pub fn sign_reply(
         &self,
         status: u16,
         body: Vec<u8>,
@@ -219,25 +218,20 @@ impl Platform {
         nonce: &str,
         now: u64,
     ) -> Result<SignedReply> {
-        let keys = self.keys();
-        let (rp_id, nonce) = (rp_id.to_owned(), nonce.to_owned());
-        off_workers(move || {
-            let target = ResponseTarget {
-                status,
-                rp_id: &rp_id,
-                request_nonce: &nonce,
-                body: &body,
-            };
-            let auth = ResponseAuth::sign(keys.signing.current(), &target, now)?;
-            let mut headers: Vec<(&'static str, String)> = auth.to_headers().to_vec();
-            headers.push((wz_proto::signed_http::headers::NONCE, nonce));
-            Ok(SignedReply {
-                status,
-                body,
-                headers,
-            })
+        let target = ResponseTarget {
+            status,
+            rp_id,
+            request_nonce: nonce,
+            body: &body,
+        };
+        let auth = ResponseAuth::sign(self.keys().signing.current(), &target, now)?;
+        let mut headers: Vec<(&'static str, String)> = auth.to_headers().to_vec();
+        headers.push((wz_proto::signed_http::headers::NONCE, nonce.to_owned()));
+        Ok(SignedReply {
+            status,
+            body,
+            headers,
         })
-        .await
     }
 
     /// Whether the database answers (`/readyz`).
@@ -279,18 +273,4 @@ pub async fn consistency_at(database_url: &str) -> Result<wz_store::ConsistencyR
     let report = store.consistency().await;
     store.close().await;
     Ok(report?)
-}
-
-/// Runs SM2 work (a tenth of a millisecond to a few) on the blocking pool
-/// instead of an async worker. A worker busy with it polls nothing else
-/// meanwhile, and with few cores every database round trip of every other
-/// request waits behind it: the one SQLite writer stood idle that way.
-pub(crate) async fn off_workers<T, F>(work: F) -> Result<T>
-where
-    F: FnOnce() -> Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| err(ResultCode::InternalError, "crypto task failed"))?
 }

@@ -6,7 +6,7 @@ use wz_store::{AuditNote, EntityStatus, RelyingParty, RpKey};
 
 use crate::Result;
 
-use crate::platform::{Platform, RpRegistration, err, off_workers};
+use crate::platform::{Platform, RpRegistration, err};
 use crate::verify::factors::check_mode_shape;
 
 /// RP request keys, parsed, by their stored bytes. The database still
@@ -221,21 +221,7 @@ impl Platform {
             ));
         }
         let public = self.rp_keys.key(&key.public_key)?;
-        let (signed, key) = (auth.clone(), public.clone());
-        let (method, path, body) = (
-            target.method.to_owned(),
-            target.path.to_owned(),
-            target.body.to_vec(),
-        );
-        off_workers(move || {
-            let target = RequestTarget {
-                method: &method,
-                path: &path,
-                body: &body,
-            };
-            Ok(signed.verify_signature(&key, &target)?)
-        })
-        .await?;
+        auth.verify_signature(&public, target)?;
         auth.check_timestamp(now, self.config.request_skew_secs)?;
         Ok((rp, public))
     }

@@ -21,6 +21,7 @@ wz_store::on_both!(
     challenges_are_single_use,
     platform_key_rotation,
     audit_chain_detects_change_and_deletion,
+    verification_writes_go_on_beside_audited_transactions,
 );
 
 const NOW: u64 = 1_795_000_000;
@@ -656,5 +657,64 @@ async fn audit_chain_detects_change_and_deletion(b: Backend) {
         t.store.verify_audit().await.unwrap().first_break,
         Some((5, "entry missing (sequence gap)"))
     );
+    t.cleanup().await.unwrap();
+}
+
+/// The verification path's writes (on SQLite a writer of their own, see
+/// the store's `inline` module) beside audited transactions that read
+/// before they write (the audit chain's head): every one of both kinds
+/// commits, none is refused for a lock or a stale snapshot.
+async fn verification_writes_go_on_beside_audited_transactions(b: Backend) {
+    let t = TestStore::new(b).await.unwrap();
+    let c = with_citizen(&t, 1).await;
+    t.store
+        .insert_rp(&rp("hotel"), &rp_key("hotel", "k1"), &note())
+        .await
+        .unwrap();
+    let audit_before = t.store.verify_audit().await.unwrap().entries;
+    let mut tasks = Vec::new();
+    for i in 0..40u8 {
+        let s = t.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let nonce = format!("n{i}");
+            assert!(
+                s.claim_request_nonce("hotel", &nonce, &[i; 32], NOW)
+                    .await
+                    .unwrap()
+            );
+            s.insert_verification(&VerificationRecord {
+                serial: format!("s{i}"),
+                rp_id: "hotel".into(),
+                request_nonce: nonce,
+                request_hash: [i; 32],
+                citizen_id: Some(c),
+                cred_id: None,
+                mode: 0x01,
+                result: 0,
+                time: NOW,
+                response: vec![i; 300],
+            })
+            .await
+            .unwrap();
+        }));
+        // Reads the RP first, then writes the key and the audit entry.
+        let s = t.store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.add_rp_key(&rp_key("hotel", &format!("extra{i}")), false, &note(), NOW)
+                .await
+                .unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(t.store.history(c, 100).await.unwrap().len(), 40);
+    for i in 0..40u8 {
+        let key = t.store.rp_and_key("hotel", &format!("extra{i}")).await.unwrap();
+        assert!(key.is_some(), "key {i} added");
+    }
+    let report = t.store.verify_audit().await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, audit_before + 40, "every key audited");
     t.cleanup().await.unwrap();
 }

@@ -242,10 +242,16 @@ async fn setup(backend: Backend, citizens: usize) -> anyhow::Result<Setup> {
     })
 }
 
-/// `per_wallet[w]` requests for each wallet, counters continuing from `first_counter`.
-fn prepare(s: &Setup, per_wallet: usize, first_counter: u32) -> anyhow::Result<Vec<Vec<Prepared>>> {
-    let mut all = Vec::with_capacity(s.wallets.len());
-    for wallet in &s.wallets {
+/// `per_wallet` requests for each of the first `wallets` wallets,
+/// counters continuing from `first_counter`.
+fn prepare(
+    s: &Setup,
+    wallets: usize,
+    per_wallet: usize,
+    first_counter: u32,
+) -> anyhow::Result<Vec<Vec<Prepared>>> {
+    let mut all = Vec::with_capacity(wallets);
+    for wallet in s.wallets.iter().take(wallets) {
         let list = (0..per_wallet)
             .map(|k| crate::load::prepare(&s.rp, wallet, &s.enc, first_counter + u32::try_from(k)?, None))
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -298,12 +304,19 @@ pub struct BackendFigures {
     pub failures: BTreeMap<String, usize>,
 }
 
+/// Wallets the open loop at half rate takes turns with (at 1,000/s, one
+/// request of a wallet every 64 ms).
+const HALF_RATE_WALLETS: usize = 64;
+
 pub async fn run_backend(
     backend: Backend,
     requests: usize,
     concurrency: usize,
 ) -> anyhow::Result<BackendFigures> {
-    let s = setup(backend, concurrency).await?;
+    // The open loop spreads its requests over more wallets: a wallet's
+    // next QR (a higher counter) must not overtake its previous one, which
+    // would be refused as a replay, as a real wallet's could not.
+    let s = setup(backend, concurrency.max(HALF_RATE_WALLETS)).await?;
     let url = format!("{}/v1/verify", s.base);
     // Plain HTTP on loopback: this measures the verification path, not TLS.
     wz_client::install_tls_provider();
@@ -312,13 +325,13 @@ pub async fn run_backend(
         .build()?;
     let per_wallet = requests.div_ceil(concurrency);
     // Warm-up: one request per wallet (connections, caches, prepared statements).
-    for list in prepare(&s, 1, 1)? {
+    for list in prepare(&s, s.wallets.len(), 1, 1)? {
         for p in list {
             send(&client, &url, p).await;
         }
     }
     // Closed loop: every wallet's requests back to back, all wallets at once.
-    let batches = prepare(&s, per_wallet, 2)?;
+    let batches = prepare(&s, concurrency, per_wallet, 2)?;
     let cpu_before = process_cpu_secs();
     let start = instant();
     let mut tasks = Vec::new();
@@ -349,8 +362,14 @@ pub async fn run_backend(
 
     // Open loop at half the peak rate: requests start on a fixed schedule.
     let half = peak / 2.0;
-    let n_half = (requests / 2).max(concurrency);
-    let batches = prepare(&s, n_half.div_ceil(concurrency), 2 + u32::try_from(per_wallet)?)?;
+    let wallets = s.wallets.len();
+    let n_half = (requests / 2).max(wallets);
+    let batches = prepare(
+        &s,
+        wallets,
+        n_half.div_ceil(wallets),
+        2 + u32::try_from(per_wallet)?,
+    )?;
     let mut queue: Vec<Prepared> = Vec::new();
     let mut iters: Vec<_> = batches.into_iter().map(Vec::into_iter).collect();
     // Interleave wallets so each wallet's counters stay in order in time.

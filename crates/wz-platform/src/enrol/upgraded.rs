@@ -37,7 +37,6 @@ impl Platform {
         let body =
             serde_json::to_vec(&resp).map_err(|_| err(ResultCode::InternalError, "response encoding"))?;
         self.sign_reply(200, body, &terminal.rp_id, &auth.nonce, now)
-            .await
     }
 
     /// Upgraded enrolment for an already authenticated trusted terminal.

@@ -35,9 +35,13 @@ async fn signed_wallet_reply(
 ) -> ApiResult<Response> {
     let body = serde_json::to_vec(value)
         .map_err(|_| PlatformError::new(ResultCode::InternalError, "reply encoding"))?;
-    Ok(signed(
-        p.sign_reply(200, body, &auth.rp_id, &auth.nonce, now().0).await?,
-    ))
+    Ok(signed(p.sign_reply(
+        200,
+        body,
+        &auth.rp_id,
+        &auth.nonce,
+        now().0,
+    )?))
 }
 
 #[utoipa::path(post, path = "/v1/wallet/status", tag = "wallet", params(SignedRequestHeaders), responses((status = 200, body = SyncResponse, description = "signed by the platform"), (status = 401, body = Problem), (status = 422, body = Problem)))]

@@ -76,7 +76,6 @@ impl Platform {
         if prev.request_hash == *request_hash {
             return self
                 .sign_reply(200, prev.response, &rp.rp_id, &auth.nonce, now)
-                .await
                 .map(Some);
         }
         self.security_event(ResultCode::RequestReplayed, Some(&rp.rp_id));

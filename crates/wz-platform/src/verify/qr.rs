@@ -6,7 +6,7 @@ use wz_proto::api::CredentialStatus;
 use wz_proto::{CredentialId, QrBody, QrEnvelope, ResultCode};
 
 use crate::Result;
-use crate::platform::{Platform, err, off_workers};
+use crate::platform::{Platform, err};
 use crate::verify::factors::Subject;
 
 impl Platform {
@@ -20,8 +20,7 @@ impl Platform {
         now: u64,
         seen: &mut Option<(i64, Option<CredentialId>)>,
     ) -> Result<(Subject, QrBody, KeyId)> {
-        let (keys, sealed) = (self.keys(), envelope.clone());
-        let signed = off_workers(move || Ok(sealed.open(&keys.encryption)?)).await?;
+        let signed = envelope.open(&self.keys().encryption)?;
         let (cred, record) = self
             .store
             .credential_with_citizen(&signed.body.cred_id)
@@ -29,7 +28,7 @@ impl Platform {
             .ok_or(err(ResultCode::CredentialNotFound, "no such credential"))?;
         let device = Sm2PublicKey::from_sec1_bytes(&cred.device_public_key)
             .map_err(|_| err(ResultCode::InternalError, "stored device key is corrupt"))?;
-        let body = off_workers(move || Ok(signed.verify(&device)?)).await?;
+        let body = signed.verify(&device)?;
         // The device signed it: this attempt concerns this citizen.
         *seen = Some((cred.citizen_id, Some(cred.cred_id)));
         if cred.status != CredentialStatus::Active {

@@ -120,6 +120,6 @@ impl Platform {
         ) {
             self.security_event(verdict.result, Some(&rp.rp_id));
         }
-        self.sign_reply(200, body, &rp.rp_id, &auth.nonce, now).await
+        self.sign_reply(200, body, &rp.rp_id, &auth.nonce, now)
     }
 }

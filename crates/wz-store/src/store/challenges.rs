@@ -102,7 +102,7 @@ impl Store {
 
     /// Uses up a challenge: returns it only the first time, and only before it expires.
     pub async fn take_challenge(&self, challenge_id: &str, now: u64) -> Result<Option<ChallengeRow>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_tx().await?;
         let res = sqlx::query(
             "UPDATE challenges SET used = 1 WHERE challenge_id = $1 AND used = 0 AND expires_at > $2",
         )

@@ -1,7 +1,6 @@
 //! Credentials: issuing (superseding the old one), status transitions, QR counters.
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 use wz_proto::api::CredentialStatus;
 use wz_proto::{CredentialId, Level};
 
@@ -130,43 +129,47 @@ impl Store {
         &self,
         cred_id: &CredentialId,
     ) -> Result<Option<(CredentialRow, RegistryRecord)>> {
-        let mut conn = self.hot_reads.take().await?;
-        let row = sqlx::query(
+        const SQL: &str =
             "SELECT c.cred_id, c.citizen_id, c.level, c.device_public_key, c.certificate, c.status, c.not_before,
                     c.not_after, c.last_counter, c.created_at AS cred_created_at, c.status_changed_at,
                     r.id_index, r.pii, NULL AS photo, r.face_template, r.template_model, r.data_key_id, r.created_at
              FROM credentials c JOIN registry r ON r.citizen_id = c.citizen_id
-             WHERE c.cred_id = $1",
-        )
-        .bind(cred_id.0.to_vec())
-        .fetch_optional(conn.conn()?)
-        .await?;
+             WHERE c.cred_id = $1";
+        fn both(row: &impl Columns) -> Result<(CredentialRow, RegistryRecord)> {
+            Ok((Store::credential_from_row(row)?, Store::registry_from_row(row)?))
+        }
+        if let Some(inline) = &self.inline {
+            return inline.read(|c| {
+                let mut stmt = c.prepare_cached(SQL)?;
+                let mut rows = stmt.query(rusqlite::named_params! {"$1": cred_id.0.as_slice()})?;
+                rows.next()?.map(both).transpose()
+            });
+        }
+        let mut conn = self.hot_reads.take().await?;
+        let row = sqlx::query(SQL)
+            .bind(cred_id.0.to_vec())
+            .fetch_optional(conn.conn()?)
+            .await?;
         conn.finish();
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some((
-            Self::credential_from_row(&row)?,
-            Self::registry_from_row(&row)?,
-        )))
+        row.as_ref().map(both).transpose()
     }
 
-    pub(super) fn credential_from_row(row: &AnyRow) -> Result<CredentialRow> {
-        let id: Vec<u8> = row.try_get("cred_id")?;
-        let status: String = row.try_get("status")?;
-        let created_at: i64 = row
-            .try_get("cred_created_at")
-            .or_else(|_| row.try_get("created_at"))?;
+    pub(super) fn credential_from_row(row: &impl Columns) -> Result<CredentialRow> {
+        let id: Vec<u8> = row.col("cred_id")?;
+        let status: String = row.col("status")?;
+        let created_at: i64 = row.col("cred_created_at").or_else(|_| row.col("created_at"))?;
         Ok(CredentialRow {
             cred_id: cred_id_from(&id)?,
-            citizen_id: row.try_get("citizen_id")?,
-            level: level_from_i64(row.try_get("level")?)?,
-            device_public_key: row.try_get("device_public_key")?,
-            certificate: row.try_get("certificate")?,
+            citizen_id: row.col("citizen_id")?,
+            level: level_from_i64(row.col("level")?)?,
+            device_public_key: row.col("device_public_key")?,
+            certificate: row.col("certificate")?,
             status: status_from_text(&status)?,
-            not_before: uts(row.try_get("not_before")?),
-            not_after: uts(row.try_get("not_after")?),
-            last_counter: row.try_get("last_counter")?,
+            not_before: uts(row.col("not_before")?),
+            not_after: uts(row.col("not_after")?),
+            last_counter: row.col("last_counter")?,
             created_at: uts(created_at),
-            status_changed_at: uts(row.try_get("status_changed_at")?),
+            status_changed_at: uts(row.col("status_changed_at")?),
         })
     }
 

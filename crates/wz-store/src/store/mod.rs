@@ -13,8 +13,10 @@ use wz_proto::{AuthMode, CredentialId};
 use crate::audit::{AuditEntry, AuditNote, GENESIS_HASH, entry_hash};
 use crate::{Result, StoreError};
 
+use columns::Columns;
 pub use consistency::ConsistencyReport;
 use direct::Connections;
+use inline::InlineSqlite;
 
 macro_rules! registry_select {
     () => {
@@ -24,9 +26,11 @@ macro_rules! registry_select {
 
 mod audit_log;
 mod challenges;
+mod columns;
 mod consistency;
 mod credentials;
 mod direct;
+mod inline;
 mod pins;
 mod platform_keys;
 mod registry;
@@ -99,16 +103,17 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// The verification path's reads. SQLite: connections of their own; in
-    /// WAL mode readers never wait for the one writer, so these reads run
-    /// beside the writes (each SQLite connection is a thread of its own)
-    /// instead of queueing behind them, and a read sees every transaction
-    /// committed before it starts. PostgreSQL: taken from the pool. Both
-    /// without a ping per statement (see [`direct`]).
+    /// The verification path's reads. PostgreSQL: connections taken from
+    /// the pool, without a ping per statement (see [`direct`]). SQLite:
+    /// the pool, for when `inline` is not there (an in-memory database).
     hot_reads: Arc<Connections>,
-    /// The verification path's writes: SQLite's one writer (the pool);
-    /// PostgreSQL, the same connections as `hot_reads`.
+    /// The verification path's writes: PostgreSQL, the same connections as
+    /// `hot_reads`; SQLite, sqlx's one writer (the pool), which takes the
+    /// writes `inline` hands back.
     hot_writes: Arc<Connections>,
+    /// SQLite on a file: the verification path's statements on the calling
+    /// thread (see [`inline`]).
+    inline: Option<Arc<InlineSqlite>>,
     /// SQLite: the connection that copies the WAL into the database file
     /// in the background (see [`Store::spawn_checkpointer`]).
     checkpoints: Option<Arc<AnyPool>>,
@@ -124,8 +129,18 @@ pub struct StoreTx {
     backend: Backend,
 }
 
-/// SQLite reader connections (see [`Store::hot_reads`]).
-const SQLITE_READERS: u32 = 4;
+/// What every SQLite connection is set to, sqlx's and the inline ones.
+const SQLITE_PRAGMAS: [&str; 6] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+    // The WAL file shrinks back to this after a reset.
+    "PRAGMA journal_size_limit = 67108864",
+    // Only writers commit, so only they would checkpoint: a backstop for
+    // when the background checkpointer falls behind (see `connect`).
+    "PRAGMA wal_autocheckpoint = 20000",
+];
 /// PostgreSQL connections of the pool, and at most as many more taken out
 /// of it for the verification path (see [`Store::hot_reads`]).
 const POSTGRES_POOL: u32 = 16;
@@ -250,13 +265,10 @@ impl Store {
                 // commit waits for one (a checkpoint copies pages and syncs
                 // the file: milliseconds, with every other writer queued).
                 let writer = Self::sqlite_pool(1).connect(&url).await?;
-                // Opened once the writer has put the file in WAL mode.
-                let readers = Self::sqlite_pool(SQLITE_READERS).connect(&url).await?;
                 let checkpoints = Arc::new(Self::sqlite_pool(1).connect(&url).await?);
                 Self::spawn_checkpointer(Arc::downgrade(&checkpoints));
-                let hot_reads = Arc::new(Connections::direct(readers, SQLITE_READERS as usize));
-                let hot_writes = Arc::new(Connections::Pooled(writer.clone()));
-                (writer, hot_reads, hot_writes, Some(checkpoints))
+                let hot = Arc::new(Connections::Pooled(writer.clone()));
+                (writer, Arc::clone(&hot), hot, Some(checkpoints))
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -267,14 +279,26 @@ impl Store {
                 (pool, Arc::clone(&hot), hot, None)
             }
         };
-        let store = Self {
+        let mut store = Self {
             pool,
             hot_reads,
             hot_writes,
+            inline: None,
             checkpoints,
             backend,
         };
         store.migrate().await?;
+        if backend == Backend::Sqlite {
+            // The file the pool opened, as SQLite resolved it; empty for an
+            // in-memory database, which other connections cannot open.
+            let file: String = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&store.pool)
+                .await?
+                .try_get("file")?;
+            if !file.is_empty() {
+                store.inline = Some(Arc::new(InlineSqlite::new(file.into())));
+            }
+        }
         Ok(store)
     }
 
@@ -286,18 +310,7 @@ impl Store {
             .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    for pragma in [
-                        "PRAGMA journal_mode = WAL",
-                        "PRAGMA synchronous = NORMAL",
-                        "PRAGMA foreign_keys = ON",
-                        "PRAGMA busy_timeout = 5000",
-                        // The WAL file shrinks back to this after a reset.
-                        "PRAGMA journal_size_limit = 67108864",
-                        // Only the writer commits, so only it would
-                        // checkpoint: a backstop for when the background
-                        // checkpointer falls behind (see `connect`).
-                        "PRAGMA wal_autocheckpoint = 20000",
-                    ] {
+                    for pragma in SQLITE_PRAGMAS {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
                     Ok(())
@@ -371,6 +384,9 @@ impl Store {
         if let Some(checkpoints) = &self.checkpoints {
             checkpoints.close().await;
         }
+        if let Some(inline) = &self.inline {
+            inline.close();
+        }
         self.hot_reads.close().await;
         self.hot_writes.close().await;
         self.pool.close().await;
@@ -379,8 +395,19 @@ impl Store {
     /// Opens a transaction (see [`StoreTx`]).
     pub async fn begin(&self) -> Result<StoreTx> {
         Ok(StoreTx {
-            tx: self.pool.begin().await?,
+            tx: self.begin_tx().await?,
             backend: self.backend,
+        })
+    }
+
+    /// SQLite's transactions take the write lock as they begin: another
+    /// writer (see [`inline`]) could otherwise commit between a
+    /// transaction's first read and its first write, which SQLite then
+    /// refuses (`SQLITE_BUSY_SNAPSHOT`) instead of waiting.
+    async fn begin_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
         })
     }
 }

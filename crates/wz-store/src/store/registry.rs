@@ -1,7 +1,6 @@
 //! The registry: sealed person records, looked up by blind index or id.
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::audit::AuditNote;
 use crate::model::{NewRegistryRecord, RegistryRecord};
@@ -73,21 +72,21 @@ impl Store {
         Ok(inserted)
     }
 
-    pub(super) fn registry_from_row(row: &AnyRow) -> Result<RegistryRecord> {
-        let id_index: Vec<u8> = row.try_get("id_index")?;
+    pub(super) fn registry_from_row(row: &impl Columns) -> Result<RegistryRecord> {
+        let id_index: Vec<u8> = row.col("id_index")?;
         Ok(RegistryRecord {
-            citizen_id: row.try_get("citizen_id")?,
+            citizen_id: row.col("citizen_id")?,
             record: NewRegistryRecord {
                 id_index: id_index
                     .try_into()
                     .map_err(|_| StoreError::Corrupt("registry index"))?,
-                pii: row.try_get("pii")?,
-                photo: row.try_get("photo")?,
-                face_template: row.try_get("face_template")?,
-                template_model: row.try_get("template_model")?,
-                data_key_id: row.try_get("data_key_id")?,
+                pii: row.col("pii")?,
+                photo: row.col("photo")?,
+                face_template: row.col("face_template")?,
+                template_model: row.col("template_model")?,
+                data_key_id: row.col("data_key_id")?,
             },
-            created_at: uts(row.try_get("created_at")?),
+            created_at: uts(row.col("created_at")?),
         })
     }
 

@@ -1,7 +1,6 @@
 //! Relying parties, their keys, and the request nonces they used.
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 use wz_proto::AuthMode;
 use wz_proto::api::Attribute;
 
@@ -130,14 +129,14 @@ impl Store {
         Ok(true)
     }
 
-    pub(super) fn rp_from_row(row: &AnyRow) -> Result<RelyingParty> {
-        let modes: String = row.try_get("modes")?;
-        let attrs: String = row.try_get("attributes")?;
-        let role: String = row.try_get("role")?;
-        let status: String = row.try_get("status")?;
+    pub(super) fn rp_from_row(row: &impl Columns) -> Result<RelyingParty> {
+        let modes: String = row.col("modes")?;
+        let attrs: String = row.col("attributes")?;
+        let role: String = row.col("role")?;
+        let status: String = row.col("status")?;
         Ok(RelyingParty {
-            rp_id: row.try_get("rp_id")?,
-            name: row.try_get("name")?,
+            rp_id: row.col("rp_id")?,
+            name: row.col("name")?,
             role: RpRole::parse(&role)?,
             modes: if modes.is_empty() {
                 Vec::new()
@@ -145,9 +144,9 @@ impl Store {
                 AuthMode::parse_list(&modes).map_err(|_| StoreError::Corrupt("RP modes"))?
             },
             attributes: Attribute::parse_list(&attrs).map_err(|_| StoreError::Corrupt("RP attributes"))?,
-            rate_per_s: u32::try_from(row.try_get::<i64, _>("rate_per_s")?).unwrap_or(0),
+            rate_per_s: u32::try_from(row.col::<i64>("rate_per_s")?).unwrap_or(0),
             status: EntityStatus::parse(&status)?,
-            created_at: uts(row.try_get("created_at")?),
+            created_at: uts(row.col("created_at")?),
         })
     }
 
@@ -204,30 +203,39 @@ impl Store {
     /// every signed request). `None` if either is missing or the key belongs
     /// to another RP.
     pub async fn rp_and_key(&self, rp_id: &str, key_id: &str) -> Result<Option<(RelyingParty, RpKey)>> {
-        let mut conn = self.hot_reads.take().await?;
-        let row = sqlx::query(
+        const SQL: &str =
             "SELECT r.rp_id, r.name, r.role, r.modes, r.attributes, r.rate_per_s, r.status, r.created_at,
                     k.key_id, k.public_key, k.status AS key_status, k.created_at AS key_created_at, k.revoked_at
              FROM relying_parties r JOIN rp_keys k ON k.rp_id = r.rp_id
-             WHERE r.rp_id = $1 AND k.key_id = $2",
-        )
-        .bind(rp_id)
-        .bind(key_id)
-        .fetch_optional(conn.conn()?)
-        .await?;
+             WHERE r.rp_id = $1 AND k.key_id = $2";
+        fn both(row: &impl Columns) -> Result<(RelyingParty, RpKey)> {
+            let rp = Store::rp_from_row(row)?;
+            let status: String = row.col("key_status")?;
+            let key = RpKey {
+                key_id: row.col("key_id")?,
+                rp_id: rp.rp_id.clone(),
+                public_key: row.col("public_key")?,
+                status: EntityStatus::parse(&status)?,
+                created_at: uts(row.col("key_created_at")?),
+                revoked_at: row.col::<Option<i64>>("revoked_at")?.map(uts),
+            };
+            Ok((rp, key))
+        }
+        if let Some(inline) = &self.inline {
+            return inline.read(|c| {
+                let mut stmt = c.prepare_cached(SQL)?;
+                let mut rows = stmt.query(rusqlite::named_params! {"$1": rp_id, "$2": key_id})?;
+                rows.next()?.map(both).transpose()
+            });
+        }
+        let mut conn = self.hot_reads.take().await?;
+        let row = sqlx::query(SQL)
+            .bind(rp_id)
+            .bind(key_id)
+            .fetch_optional(conn.conn()?)
+            .await?;
         conn.finish();
-        let Some(row) = row else { return Ok(None) };
-        let rp = Self::rp_from_row(&row)?;
-        let status: String = row.try_get("key_status")?;
-        let key = RpKey {
-            key_id: row.try_get("key_id")?,
-            rp_id: rp.rp_id.clone(),
-            public_key: row.try_get("public_key")?,
-            status: EntityStatus::parse(&status)?,
-            created_at: uts(row.try_get("key_created_at")?),
-            revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(uts),
-        };
-        Ok(Some((rp, key)))
+        row.as_ref().map(both).transpose()
     }
 
     /// An RP key by id.
@@ -276,17 +284,27 @@ impl Store {
         request_hash: Option<Vec<u8>>,
         now: u64,
     ) -> Result<bool> {
-        let mut conn = self.hot_writes.take().await?;
-        let res = sqlx::query(
+        const SQL: &str =
             "INSERT INTO rp_nonces (rp_id, nonce, seen_at, request_hash) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (rp_id, nonce) DO NOTHING",
-        )
-        .bind(rp_id)
-        .bind(nonce)
-        .bind(ts(now))
-        .bind(request_hash)
-        .execute(conn.conn()?)
-        .await?;
+             ON CONFLICT (rp_id, nonce) DO NOTHING";
+        if let Some(inline) = &self.inline
+            && let Some(inserted) = inline.try_write(|c| {
+                let mut stmt = c.prepare_cached(SQL)?;
+                Ok(stmt.execute(rusqlite::named_params! {
+                    "$1": rp_id, "$2": nonce, "$3": ts(now), "$4": request_hash.as_deref(),
+                })?)
+            })?
+        {
+            return Ok(inserted == 1);
+        }
+        let mut conn = self.hot_writes.take().await?;
+        let res = sqlx::query(SQL)
+            .bind(rp_id)
+            .bind(nonce)
+            .bind(ts(now))
+            .bind(request_hash)
+            .execute(conn.conn()?)
+            .await?;
         conn.finish();
         Ok(res.rows_affected() == 1)
     }

@@ -74,9 +74,38 @@ impl Store {
         if cred_id.is_some() && cred_id != v.cred_id {
             return Err(StoreError::Conflict("counter of another credential"));
         }
+        let qr_counter = accept_counter.map(|(_, n)| i64::from(n));
+        if let Some(inline) = &self.inline {
+            let res = inline.try_write(|c| {
+                let mut stmt = c.prepare_cached(sql)?;
+                Ok(stmt.execute(rusqlite::named_params! {
+                    "$1": v.serial, "$2": v.rp_id, "$3": v.request_nonce, "$4": v.request_hash.as_slice(),
+                    "$5": v.citizen_id, "$6": v.cred_id.as_ref().map(|c| c.0.as_slice()),
+                    "$7": i64::from(v.mode), "$8": i64::from(v.result), "$9": ts(v.time),
+                    "$10": v.response, "$11": qr_counter,
+                })?)
+            });
+            match res {
+                Ok(Some(rows)) => return Ok(rows == 1),
+                // Another writer holds the database: queue on sqlx's.
+                Ok(None) => {}
+                Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, message))) => {
+                    return match (f.extended_code, message.as_deref()) {
+                        (
+                            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+                            _,
+                        ) => Err(StoreError::Conflict("verification serial or request nonce")),
+                        (_, Some(m)) if m.contains(COUNTER_NOT_ACCEPTED) => Ok(false),
+                        _ => Err(rusqlite::Error::SqliteFailure(f, message).into()),
+                    };
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let mut conn = self.hot_writes.take().await?;
         let res = bind_verification(sqlx::query(sql), v)
-            .bind(accept_counter.map(|(_, n)| i64::from(n)))
+            .bind(qr_counter)
             .execute(conn.conn()?)
             .await;
         // A refusal by the database is a completed statement too.
@@ -112,32 +141,41 @@ impl Store {
         rp_id: &str,
         nonce: &str,
     ) -> Result<Option<VerificationRecord>> {
-        let mut conn = self.hot_reads.take().await?;
-        let row = sqlx::query(
+        const SQL: &str =
             "SELECT serial, rp_id, request_nonce, request_hash, citizen_id, cred_id, mode, result, time, response
-             FROM verifications WHERE rp_id = $1 AND request_nonce = $2",
-        )
-        .bind(rp_id)
-        .bind(nonce)
-        .fetch_optional(conn.conn()?)
-        .await?;
+             FROM verifications WHERE rp_id = $1 AND request_nonce = $2";
+        fn record(row: &impl Columns) -> Result<VerificationRecord> {
+            let cred: Option<Vec<u8>> = row.col("cred_id")?;
+            let hash: Vec<u8> = row.col("request_hash")?;
+            Ok(VerificationRecord {
+                serial: row.col("serial")?,
+                rp_id: row.col("rp_id")?,
+                request_nonce: row.col("request_nonce")?,
+                request_hash: hash.try_into().map_err(|_| StoreError::Corrupt("request hash"))?,
+                citizen_id: row.col("citizen_id")?,
+                cred_id: cred.as_deref().map(cred_id_from).transpose()?,
+                mode: u8::try_from(row.col::<i64>("mode")?).map_err(|_| StoreError::Corrupt("mode"))?,
+                result: u16::try_from(row.col::<i64>("result")?)
+                    .map_err(|_| StoreError::Corrupt("result"))?,
+                time: uts(row.col("time")?),
+                response: row.col("response")?,
+            })
+        }
+        if let Some(inline) = &self.inline {
+            return inline.read(|c| {
+                let mut stmt = c.prepare_cached(SQL)?;
+                let mut rows = stmt.query(rusqlite::named_params! {"$1": rp_id, "$2": nonce})?;
+                rows.next()?.map(record).transpose()
+            });
+        }
+        let mut conn = self.hot_reads.take().await?;
+        let row = sqlx::query(SQL)
+            .bind(rp_id)
+            .bind(nonce)
+            .fetch_optional(conn.conn()?)
+            .await?;
         conn.finish();
-        let Some(row) = row else { return Ok(None) };
-        let cred: Option<Vec<u8>> = row.try_get("cred_id")?;
-        let hash: Vec<u8> = row.try_get("request_hash")?;
-        Ok(Some(VerificationRecord {
-            serial: row.try_get("serial")?,
-            rp_id: row.try_get("rp_id")?,
-            request_nonce: row.try_get("request_nonce")?,
-            request_hash: hash.try_into().map_err(|_| StoreError::Corrupt("request hash"))?,
-            citizen_id: row.try_get("citizen_id")?,
-            cred_id: cred.as_deref().map(cred_id_from).transpose()?,
-            mode: u8::try_from(row.try_get::<i64, _>("mode")?).map_err(|_| StoreError::Corrupt("mode"))?,
-            result: u16::try_from(row.try_get::<i64, _>("result")?)
-                .map_err(|_| StoreError::Corrupt("result"))?,
-            time: uts(row.try_get("time")?),
-            response: row.try_get("response")?,
-        }))
+        row.as_ref().map(record).transpose()
     }
 
     /// "Who verified me": a citizen's verifications, newest first.
