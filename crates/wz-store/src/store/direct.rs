@@ -25,9 +25,11 @@ use crate::{Result, StoreError};
 pub(super) enum Connections {
     /// The pool itself (SQLite's one writer: every write must queue on it).
     Pooled(AnyPool),
-    /// Connections taken out of `source`, at most `permits` at once.
+    /// Connections taken out of `source`, at most `permits` at once; each
+    /// runs `session` (a setting of its own) once, when taken out.
     Direct {
         source: AnyPool,
+        session: Option<&'static str>,
         idle: Mutex<Vec<AnyConnection>>,
         permits: Semaphore,
     },
@@ -45,9 +47,10 @@ pub(super) enum Direct<'a> {
 }
 
 impl Connections {
-    pub(super) fn direct(source: AnyPool, at_most: usize) -> Self {
+    pub(super) fn direct(source: AnyPool, at_most: usize, session: Option<&'static str>) -> Self {
         Self::Direct {
             source,
+            session,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(at_most),
         }
@@ -58,6 +61,7 @@ impl Connections {
             Self::Pooled(pool) => Ok(Direct::Pooled(pool.acquire().await?)),
             Self::Direct {
                 source,
+                session,
                 idle,
                 permits,
             } => {
@@ -68,7 +72,15 @@ impl Connections {
                 let reused = idle.lock().ok().and_then(|mut list| list.pop());
                 let conn = match reused {
                     Some(conn) => conn,
-                    None => source.acquire().await?.detach(),
+                    None => {
+                        // Never goes back to the pool, so its setting stays
+                        // with these statements.
+                        let mut conn = source.acquire().await?.detach();
+                        if let Some(sql) = session {
+                            sqlx::query(*sql).execute(&mut conn).await?;
+                        }
+                        conn
+                    }
                 };
                 Ok(Direct::Taken {
                     conn: Some(conn),
@@ -87,6 +99,7 @@ impl Connections {
                 source,
                 idle,
                 permits,
+                ..
             } => {
                 permits.close();
                 let list = idle
@@ -163,7 +176,7 @@ mod tests {
             .connect(&url)
             .await
             .unwrap();
-        let set = Connections::direct(pool, 2);
+        let set = Connections::direct(pool, 2, None);
         let mut first = set.take().await.unwrap();
         statement(&mut first).await;
         first.finish();

@@ -111,6 +111,10 @@ pub struct Store {
     /// `hot_reads`; SQLite, sqlx's one writer (the pool), which takes the
     /// writes `inline` hands back.
     hot_writes: Arc<Connections>,
+    /// Request nonces. PostgreSQL: connections whose commits do not wait
+    /// for the WAL to reach the disk (see [`Store::claim_request_nonce`]);
+    /// SQLite: the same as `hot_writes`.
+    nonce_writes: Arc<Connections>,
     /// SQLite on a file: the verification path's statements on the calling
     /// thread (see [`inline`]).
     inline: Option<Arc<InlineSqlite>>,
@@ -144,6 +148,8 @@ const SQLITE_PRAGMAS: [&str; 6] = [
 /// PostgreSQL connections of the pool, and at most as many more taken out
 /// of it for the verification path (see [`Store::hot_reads`]).
 const POSTGRES_POOL: u32 = 16;
+/// PostgreSQL connections for request nonces, beside those.
+const POSTGRES_NONCE_CONNECTIONS: usize = 8;
 /// How often the background checkpointer runs.
 const SQLITE_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -252,7 +258,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
-        let (pool, hot_reads, hot_writes, checkpoints) = match backend {
+        let (pool, hot_reads, hot_writes, nonce_writes, checkpoints) = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') {
                     url.to_owned()
@@ -268,21 +274,27 @@ impl Store {
                 let checkpoints = Arc::new(Self::sqlite_pool(1).connect(&url).await?);
                 Self::spawn_checkpointer(Arc::downgrade(&checkpoints));
                 let hot = Arc::new(Connections::Pooled(writer.clone()));
-                (writer, Arc::clone(&hot), hot, Some(checkpoints))
+                (writer, Arc::clone(&hot), Arc::clone(&hot), hot, Some(checkpoints))
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
                     .max_connections(POSTGRES_POOL)
                     .connect(url)
                     .await?;
-                let hot = Arc::new(Connections::direct(pool.clone(), POSTGRES_POOL as usize));
-                (pool, Arc::clone(&hot), hot, None)
+                let hot = Arc::new(Connections::direct(pool.clone(), POSTGRES_POOL as usize, None));
+                let nonces = Arc::new(Connections::direct(
+                    pool.clone(),
+                    POSTGRES_NONCE_CONNECTIONS,
+                    Some("SET synchronous_commit = off"),
+                ));
+                (pool, Arc::clone(&hot), hot, nonces, None)
             }
         };
         let mut store = Self {
             pool,
             hot_reads,
             hot_writes,
+            nonce_writes,
             inline: None,
             checkpoints,
             backend,
@@ -389,6 +401,7 @@ impl Store {
         }
         self.hot_reads.close().await;
         self.hot_writes.close().await;
+        self.nonce_writes.close().await;
         self.pool.close().await;
     }
 

@@ -1,6 +1,5 @@
 //! Relying parties, their keys, and the request nonces they used.
 
-use sqlx::Row;
 use wz_proto::AuthMode;
 use wz_proto::api::Attribute;
 
@@ -248,14 +247,14 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let status: String = row.try_get("status")?;
+        let status: String = row.col("status")?;
         Ok(Some(RpKey {
-            key_id: row.try_get("key_id")?,
-            rp_id: row.try_get("rp_id")?,
-            public_key: row.try_get("public_key")?,
+            key_id: row.col("key_id")?,
+            rp_id: row.col("rp_id")?,
+            public_key: row.col("public_key")?,
             status: EntityStatus::parse(&status)?,
-            created_at: uts(row.try_get("created_at")?),
-            revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(uts),
+            created_at: uts(row.col("created_at")?),
+            revoked_at: row.col::<Option<i64>>("revoked_at")?.map(uts),
         }))
     }
 
@@ -266,6 +265,14 @@ impl Store {
 
     /// Claims an RP request nonce for the request whose body hashes to
     /// `request_hash`; false if the nonce was claimed before.
+    ///
+    /// On PostgreSQL the claim's commit does not wait for the disk (nor a
+    /// synchronous standby): whatever the request then makes durable (a
+    /// verdict, an enrolment) commits after it in the WAL, and waiting for
+    /// that flushes the claim too. A claim lost in a crash therefore had
+    /// no effect yet, which is the case of a claim whose request died
+    /// before its verdict (`reclaim_unanswered_nonce`); a verdict's own
+    /// row is still unique per request nonce.
     pub async fn claim_request_nonce(
         &self,
         rp_id: &str,
@@ -297,7 +304,7 @@ impl Store {
         {
             return Ok(inserted == 1);
         }
-        let mut conn = self.hot_writes.take().await?;
+        let mut conn = self.nonce_writes.take().await?;
         let res = sqlx::query(SQL)
             .bind(rp_id)
             .bind(nonce)
