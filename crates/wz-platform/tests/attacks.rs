@@ -337,6 +337,33 @@ async fn attack_suite(b: Backend) {
         )
         .await;
     record("revoked RP key", "rp_key_invalid", code_of(&r));
+    // The same for a key that was in use: nothing the node learned from
+    // its earlier requests may let it through once revoked.
+    let used = e.register("used-then-revoked", "verifier", &["0x04"], &[]).await;
+    let verify_as_used = |qr: String| {
+        let body = serde_json::to_vec(&qr_only(qr)).unwrap();
+        let (e, used) = (&e, &used);
+        async move {
+            let (_, _, r, _) = e
+                .signed_post("/v1/verify", "used-then-revoked", used, &body, None, now())
+                .await;
+            code_of(&r)
+        }
+    };
+    assert_eq!(verify_as_used(light.qr(&enc, now()).0).await, "pass");
+    let r = e
+        .http
+        .post(format!("{}/v1/admin/rp-keys/{}/revoke", e.base, used.key_id()))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    record(
+        "RP key revoked after use",
+        "rp_key_invalid",
+        verify_as_used(light.qr(&enc, now()).0).await,
+    );
 
     // ---- bodies
     let big = vec![b'x'; 300 * 1024];
