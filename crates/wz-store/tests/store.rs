@@ -54,6 +54,17 @@ async fn with_citizen(t: &TestStore, i: u8) -> i64 {
         .citizen_id
 }
 
+/// A fresh store with one citizen and the RP "hotel" (key "k1").
+async fn citizen_and_hotel(b: Backend) -> (TestStore, i64) {
+    let t = TestStore::new(b).await.unwrap();
+    let c = with_citizen(&t, 1).await;
+    t.store
+        .insert_rp(&rp("hotel"), &rp_key("hotel", "k1"), &note())
+        .await
+        .unwrap();
+    (t, c)
+}
+
 fn credential(citizen_id: i64, id: u8) -> NewCredential {
     NewCredential {
         cred_id: CredentialId([id; 16]),
@@ -429,12 +440,7 @@ async fn rp_nonces_detect_replay(b: Backend) {
 }
 
 async fn verifications_and_history(b: Backend) {
-    let t = TestStore::new(b).await.unwrap();
-    let c = with_citizen(&t, 1).await;
-    t.store
-        .insert_rp(&rp("hotel"), &rp_key("hotel", "k1"), &note())
-        .await
-        .unwrap();
+    let (t, c) = citizen_and_hotel(b).await;
     for i in 0..3u8 {
         t.store
             .insert_verification(&VerificationRecord {
@@ -665,12 +671,7 @@ async fn audit_chain_detects_change_and_deletion(b: Backend) {
 /// before they write (the audit chain's head): every one of both kinds
 /// commits, none is refused for a lock or a stale snapshot.
 async fn verification_writes_go_on_beside_audited_transactions(b: Backend) {
-    let t = TestStore::new(b).await.unwrap();
-    let c = with_citizen(&t, 1).await;
-    t.store
-        .insert_rp(&rp("hotel"), &rp_key("hotel", "k1"), &note())
-        .await
-        .unwrap();
+    let (t, c) = citizen_and_hotel(b).await;
     let audit_before = t.store.verify_audit().await.unwrap().entries;
     let mut tasks = Vec::new();
     for i in 0..40u8 {

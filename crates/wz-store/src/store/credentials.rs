@@ -138,20 +138,7 @@ impl Store {
         fn both(row: &impl Columns) -> Result<(CredentialRow, RegistryRecord)> {
             Ok((Store::credential_from_row(row)?, Store::registry_from_row(row)?))
         }
-        if let Some(inline) = &self.inline {
-            return inline.read(|c| {
-                let mut stmt = c.prepare_cached(SQL)?;
-                let mut rows = stmt.query(rusqlite::named_params! {"$1": cred_id.0.as_slice()})?;
-                rows.next()?.map(both).transpose()
-            });
-        }
-        let mut conn = self.hot_reads.take().await?;
-        let row = sqlx::query(SQL)
-            .bind(cred_id.0.to_vec())
-            .fetch_optional(conn.conn()?)
-            .await?;
-        conn.finish();
-        row.as_ref().map(both).transpose()
+        hot_read_one!(self, SQL, both, ["$1" => cred_id.0.as_slice()])
     }
 
     pub(super) fn credential_from_row(row: &impl Columns) -> Result<CredentialRow> {

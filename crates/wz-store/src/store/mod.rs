@@ -24,6 +24,27 @@ macro_rules! registry_select {
     };
 }
 
+/// One optional row of the verification path: on a SQLite file, read on
+/// the calling thread (see [`inline`]), else on a direct connection (see
+/// [`direct`]). `$map` turns the row into the result, the same function
+/// for both kinds of row (see [`columns`]).
+macro_rules! hot_read_one {
+    ($store:expr, $sql:expr, $map:expr, [$($name:literal => $value:expr),+ $(,)?]) => {{
+        if let Some(inline) = &$store.inline {
+            inline.read(|c| {
+                let mut stmt = c.prepare_cached($sql)?;
+                let mut rows = stmt.query(rusqlite::named_params! {$($name: $value),+})?;
+                rows.next()?.map($map).transpose()
+            })
+        } else {
+            let mut conn = $store.hot_reads.take().await?;
+            let row = sqlx::query($sql)$(.bind($value))+.fetch_optional(conn.conn()?).await?;
+            conn.finish();
+            row.as_ref().map($map).transpose()
+        }
+    }};
+}
+
 mod audit_log;
 mod challenges;
 mod columns;

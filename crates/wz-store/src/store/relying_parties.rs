@@ -220,21 +220,7 @@ impl Store {
             };
             Ok((rp, key))
         }
-        if let Some(inline) = &self.inline {
-            return inline.read(|c| {
-                let mut stmt = c.prepare_cached(SQL)?;
-                let mut rows = stmt.query(rusqlite::named_params! {"$1": rp_id, "$2": key_id})?;
-                rows.next()?.map(both).transpose()
-            });
-        }
-        let mut conn = self.hot_reads.take().await?;
-        let row = sqlx::query(SQL)
-            .bind(rp_id)
-            .bind(key_id)
-            .fetch_optional(conn.conn()?)
-            .await?;
-        conn.finish();
-        row.as_ref().map(both).transpose()
+        hot_read_one!(self, SQL, both, ["$1" => rp_id, "$2" => key_id])
     }
 
     /// An RP key by id.

@@ -161,21 +161,7 @@ impl Store {
                 response: row.col("response")?,
             })
         }
-        if let Some(inline) = &self.inline {
-            return inline.read(|c| {
-                let mut stmt = c.prepare_cached(SQL)?;
-                let mut rows = stmt.query(rusqlite::named_params! {"$1": rp_id, "$2": nonce})?;
-                rows.next()?.map(record).transpose()
-            });
-        }
-        let mut conn = self.hot_reads.take().await?;
-        let row = sqlx::query(SQL)
-            .bind(rp_id)
-            .bind(nonce)
-            .fetch_optional(conn.conn()?)
-            .await?;
-        conn.finish();
-        row.as_ref().map(record).transpose()
+        hot_read_one!(self, SQL, record, ["$1" => rp_id, "$2" => nonce])
     }
 
     /// "Who verified me": a citizen's verifications, newest first.
