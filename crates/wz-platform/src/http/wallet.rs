@@ -28,11 +28,7 @@ pub(super) async fn wallet_cred(
 
 /// A wallet reply signed by the platform and bound to the request nonce, so
 /// that nobody in between can tell a wallet to wipe itself.
-async fn signed_wallet_reply(
-    p: &Platform,
-    auth: &RequestAuth,
-    value: &impl Serialize,
-) -> ApiResult<Response> {
+fn signed_wallet_reply(p: &Platform, auth: &RequestAuth, value: &impl Serialize) -> ApiResult<Response> {
     let body = serde_json::to_vec(value)
         .map_err(|_| PlatformError::new(ResultCode::InternalError, "reply encoding"))?;
     Ok(signed(p.sign_reply(
@@ -54,7 +50,7 @@ pub(super) async fn wallet_status(
 ) -> ApiResult<Response> {
     let body = body_or_problem(body)?;
     let (cred, auth) = wallet_cred(&p, &method, &uri, &headers, &body).await?;
-    signed_wallet_reply(&p, &auth, &p.wallet_status(&cred, now().0)).await
+    signed_wallet_reply(&p, &auth, &p.wallet_status(&cred, now().0))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -73,7 +69,7 @@ pub(super) async fn wallet_history(
 ) -> ApiResult<Response> {
     let body = body_or_problem(body)?;
     let (cred, auth) = wallet_cred(&p, &method, &uri, &headers, &body).await?;
-    signed_wallet_reply(&p, &auth, &p.wallet_history(&cred, q.limit.unwrap_or(100)).await?).await
+    signed_wallet_reply(&p, &auth, &p.wallet_history(&cred, q.limit.unwrap_or(100)).await?)
 }
 
 #[utoipa::path(post, path = "/v1/wallet/suspend", tag = "wallet", params(SignedRequestHeaders), responses((status = 200, body = SyncResponse, description = "signed by the platform"), (status = 422, body = Problem)))]
@@ -86,7 +82,7 @@ pub(super) async fn wallet_suspend(
 ) -> ApiResult<Response> {
     let body = body_or_problem(body)?;
     let (cred, auth) = wallet_cred(&p, &method, &uri, &headers, &body).await?;
-    signed_wallet_reply(&p, &auth, &p.wallet_suspend(&cred, now().0).await?).await
+    signed_wallet_reply(&p, &auth, &p.wallet_suspend(&cred, now().0).await?)
 }
 
 #[utoipa::path(post, path = "/v1/wallet/resume", tag = "wallet", params(SignedRequestHeaders), request_body = ResumeRequest, responses((status = 200, body = SyncResponse, description = "signed by the platform"), (status = 400, body = Problem), (status = 422, body = Problem)))]
@@ -100,5 +96,5 @@ pub(super) async fn wallet_resume(
     let body = body_or_problem(body)?;
     let (cred, auth) = wallet_cred(&p, &method, &uri, &headers, &body).await?;
     let req: ResumeRequest = json(&body)?;
-    signed_wallet_reply(&p, &auth, &p.wallet_resume(&cred, &req, now().0).await?).await
+    signed_wallet_reply(&p, &auth, &p.wallet_resume(&cred, &req, now().0).await?)
 }

@@ -13,7 +13,7 @@
 //! answers `None` at once (busy timeout 0) and the caller queues the
 //! statement on sqlx's writer instead. A statement is one implicit
 //! transaction, so it cannot act on a stale snapshot; sqlx's transactions
-//! begin `IMMEDIATE` (see `Store::begin`) for the same reason, since
+//! begin `IMMEDIATE` (see `Store::begin_tx`) for the same reason, since
 //! another writer may now commit between their reads and their writes.
 
 use std::path::PathBuf;
