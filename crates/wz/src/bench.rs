@@ -13,8 +13,8 @@ use wz_platform::{Platform, PlatformConfig};
 use wz_proto::{CivilDate, CredentialId, IdNumber, QrBody, RequestAuth, RequestTarget};
 use wz_store::Backend;
 
-use crate::env;
 use crate::load::Prepared;
+use crate::{env, http1};
 
 /// The benchmark's own database: a SQLite file in a temporary folder, or a
 /// fresh schema in `WZ_BENCH_PG_URL` (default: the local PostgreSQL's `test`
@@ -196,7 +196,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 struct Setup {
-    base: String,
+    addr: std::net::SocketAddr,
     /// The one RP: id and key.
     rp: (String, Sm2PrivateKey),
     wallets: Vec<(Sm2PrivateKey, CredentialId)>,
@@ -233,7 +233,7 @@ async fn setup(backend: Backend, citizens: usize) -> anyhow::Result<Setup> {
         .await;
     });
     Ok(Setup {
-        base: format!("http://{addr}"),
+        addr,
         rp,
         wallets,
         enc,
@@ -243,17 +243,26 @@ async fn setup(backend: Backend, citizens: usize) -> anyhow::Result<Setup> {
 }
 
 /// `per_wallet` requests for each of the first `wallets` wallets,
-/// counters continuing from `first_counter`.
+/// counters continuing from `first_counter`, as the bytes to send.
 fn prepare(
     s: &Setup,
     wallets: usize,
     per_wallet: usize,
     first_counter: u32,
-) -> anyhow::Result<Vec<Vec<Prepared>>> {
+) -> anyhow::Result<Vec<Vec<Vec<u8>>>> {
     let mut all = Vec::with_capacity(wallets);
     for wallet in s.wallets.iter().take(wallets) {
         let list = (0..per_wallet)
-            .map(|k| crate::load::prepare(&s.rp, wallet, &s.enc, first_counter + u32::try_from(k)?, None))
+            .map(|k| {
+                let p: Prepared =
+                    crate::load::prepare(&s.rp, wallet, &s.enc, first_counter + u32::try_from(k)?, None)?;
+                Ok(http1::post_bytes(
+                    &s.addr,
+                    wz_proto::routes::VERIFY,
+                    &p.headers,
+                    &p.body,
+                ))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         all.push(list);
     }
@@ -263,26 +272,13 @@ fn prepare(
 /// Sends one request: its latency and how it ended (`pass`, another
 /// result code, `http_NNN` or `transport`), never an error, so that one
 /// failure is counted and named instead of ending the run.
-async fn send(client: &reqwest::Client, url: &str, p: Prepared) -> (Duration, String) {
-    let mut req = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(p.body);
-    for (k, v) in p.headers {
-        req = req.header(k, v);
-    }
+async fn send(conn: &mut http1::Connection, request: &[u8]) -> (Duration, String) {
     let start = instant();
-    let reply = match req.send().await {
-        Ok(resp) => {
-            let status = resp.status();
-            resp.bytes().await.map(|b| (status, b))
-        }
-        Err(e) => Err(e),
-    };
+    let reply = conn.round_trip(request).await;
     let elapsed = start.elapsed();
     let outcome = match reply {
         Err(_) => "transport".to_owned(),
-        Ok((status, bytes)) => crate::load::verdict_outcome(status, &bytes).0,
+        Ok((status, body)) => crate::load::verdict_outcome(status, &body).0,
     };
     (elapsed, outcome)
 }
@@ -317,18 +313,23 @@ pub async fn run_backend(
     // next QR (a higher counter) must not overtake its previous one, which
     // would be refused as a replay, as a real wallet's could not.
     let s = setup(backend, concurrency.max(HALF_RATE_WALLETS)).await?;
-    let url = format!("{}/v1/verify", s.base);
-    // Plain HTTP on loopback: this measures the verification path, not TLS.
-    wz_client::install_tls_provider();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()?;
+    // Plain HTTP on loopback: this measures the verification path, not
+    // TLS; the lean client keeps the load generator's share of the cores
+    // small (see `http1`).
+    let pool = Arc::new(http1::Pool::new(s.addr));
     let per_wallet = requests.div_ceil(concurrency);
-    // Warm-up: one request per wallet (connections, caches, prepared statements).
-    for list in prepare(&s, s.wallets.len(), 1, 1)? {
-        for p in list {
-            send(&client, &url, p).await;
+    // Warm-up: one request per wallet (caches, prepared statements), over
+    // the connections the closed loop then takes.
+    let mut conns: Vec<_> = (0..concurrency).map(|_| pool.take()).collect();
+    for (i, list) in prepare(&s, s.wallets.len(), 1, 1)?.into_iter().enumerate() {
+        if let Some(conn) = conns.get_mut(i % concurrency.max(1)) {
+            for p in list {
+                send(conn, &p).await;
+            }
         }
+    }
+    for conn in conns {
+        pool.put(conn);
     }
     // Closed loop: every wallet's requests back to back, all wallets at once.
     let batches = prepare(&s, concurrency, per_wallet, 2)?;
@@ -336,11 +337,11 @@ pub async fn run_backend(
     let start = instant();
     let mut tasks = Vec::new();
     for list in batches {
-        let (client, url) = (client.clone(), url.clone());
+        let mut conn = pool.take();
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::with_capacity(list.len());
             for p in list {
-                out.push(send(&client, &url, p).await);
+                out.push(send(&mut conn, &p).await);
             }
             out
         }));
@@ -370,7 +371,7 @@ pub async fn run_backend(
         n_half.div_ceil(wallets),
         2 + u32::try_from(per_wallet)?,
     )?;
-    let mut queue: Vec<Prepared> = Vec::new();
+    let mut queue: Vec<Vec<u8>> = Vec::new();
     let mut iters: Vec<_> = batches.into_iter().map(Vec::into_iter).collect();
     // Interleave wallets so each wallet's counters stay in order in time.
     loop {
@@ -393,8 +394,13 @@ pub async fn run_backend(
         if let Some(wait) = due.checked_sub(start.elapsed()) {
             tokio::time::sleep(wait).await;
         }
-        let (client, url) = (client.clone(), url.clone());
-        tasks.push(tokio::spawn(async move { send(&client, &url, p).await }));
+        let pool = Arc::clone(&pool);
+        tasks.push(tokio::spawn(async move {
+            let mut conn = pool.take();
+            let out = send(&mut conn, &p).await;
+            pool.put(conn);
+            out
+        }));
     }
     let mut half_lat = Vec::new();
     for t in tasks {

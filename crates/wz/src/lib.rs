@@ -11,6 +11,7 @@ pub mod demo_photos;
 pub mod demo_registry;
 pub mod env;
 pub mod face;
+mod http1;
 pub mod kiosk;
 pub mod load;
 pub mod models;

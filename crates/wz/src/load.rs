@@ -243,12 +243,12 @@ async fn face_for(
 
 /// How a `/v1/verify` reply ended: the verdict's result code and serial,
 /// or the problem's code, or `http_NNN` for anything else.
-pub(crate) fn verdict_outcome(status: reqwest::StatusCode, bytes: &[u8]) -> (String, Option<String>) {
+pub(crate) fn verdict_outcome(status: u16, bytes: &[u8]) -> (String, Option<String>) {
     match serde_json::from_slice::<wz_proto::api::VerifyVerdict>(bytes) {
-        Ok(v) if status.is_success() => (v.result.name().to_owned(), Some(v.serial)),
+        Ok(v) if (200..300).contains(&status) => (v.result.name().to_owned(), Some(v.serial)),
         _ => match serde_json::from_slice::<wz_proto::api::Problem>(bytes) {
             Ok(problem) => (problem.code.name().to_owned(), None),
-            Err(_) => (format!("http_{}", status.as_u16()), None),
+            Err(_) => (format!("http_{status}"), None),
         },
     }
 }
@@ -295,7 +295,7 @@ async fn send(client: &reqwest::Client, url: &str, p: &Prepared, start: Instant)
             result = format!("http_{}", status.as_u16());
             continue;
         }
-        (result, serial) = verdict_outcome(status, &bytes);
+        (result, serial) = verdict_outcome(status.as_u16(), &bytes);
         break;
     }
     Outcome {
