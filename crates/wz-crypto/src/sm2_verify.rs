@@ -262,6 +262,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Random scalars (reduced from any 32 bytes) through every table
+        /// shape the code builds, against the constant-time multiplication.
+        #[test]
+        fn table_multiplication_matches_for_random_scalars(bytes in proptest::array::uniform32(proptest::prelude::any::<u8>())) {
+            let k = <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(bytes));
+            let p = ProjectivePoint::GENERATOR * Scalar::from(987_654_321u64);
+            proptest::prop_assert_eq!(FixedBaseTable::new(p).mul_vartime(&k), p * k);
+            proptest::prop_assert_eq!(generator_table().mul_vartime(&k), ProjectivePoint::GENERATOR * k);
+        }
+    }
+
     #[test]
     fn table_multiplication_matches_the_plain_one() {
         let p = ProjectivePoint::GENERATOR * Scalar::from(123_456_789u64);
