@@ -343,13 +343,16 @@ pub async fn run_backend(
             for p in list {
                 out.push(send(&mut conn, &p).await);
             }
-            out
+            (out, conn)
         }));
     }
     let mut lat = Vec::new();
     let mut failures: BTreeMap<String, usize> = BTreeMap::new();
     for t in tasks {
-        for (d, outcome) in t.await? {
+        // The open loop below starts on these connections.
+        let (out, conn) = t.await?;
+        pool.put(conn);
+        for (d, outcome) in out {
             lat.push(d);
             if outcome != "pass" {
                 *failures.entry(outcome).or_default() += 1;
