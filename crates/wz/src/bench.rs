@@ -13,7 +13,6 @@ use wz_platform::{Platform, PlatformConfig};
 use wz_proto::{CivilDate, CredentialId, IdNumber, QrBody, RequestAuth, RequestTarget};
 use wz_store::Backend;
 
-use crate::load::Prepared;
 use crate::{env, http1};
 
 /// The benchmark's own database: a SQLite file in a temporary folder, or a
@@ -254,8 +253,7 @@ fn prepare(
     for wallet in s.wallets.iter().take(wallets) {
         let list = (0..per_wallet)
             .map(|k| {
-                let p: Prepared =
-                    crate::load::prepare(&s.rp, wallet, &s.enc, first_counter + u32::try_from(k)?, None)?;
+                let p = crate::load::prepare(&s.rp, wallet, &s.enc, first_counter + u32::try_from(k)?, None)?;
                 Ok(http1::post_bytes(
                     &s.addr,
                     wz_proto::routes::VERIFY,

@@ -208,17 +208,7 @@ impl Store {
              FROM relying_parties r JOIN rp_keys k ON k.rp_id = r.rp_id
              WHERE r.rp_id = $1 AND k.key_id = $2";
         fn both(row: &impl Columns) -> Result<(RelyingParty, RpKey)> {
-            let rp = Store::rp_from_row(row)?;
-            let status: String = row.col("key_status")?;
-            let key = RpKey {
-                key_id: row.col("key_id")?,
-                rp_id: rp.rp_id.clone(),
-                public_key: row.col("public_key")?,
-                status: EntityStatus::parse(&status)?,
-                created_at: uts(row.col("key_created_at")?),
-                revoked_at: row.col::<Option<i64>>("revoked_at")?.map(uts),
-            };
-            Ok((rp, key))
+            Ok((Store::rp_from_row(row)?, Store::rp_key_from_row(row)?))
         }
         hot_read_one!(self, SQL, both, ["$1" => rp_id, "$2" => key_id])
     }
@@ -227,21 +217,27 @@ impl Store {
     #[cfg(feature = "testing")]
     pub async fn rp_key(&self, key_id: &str) -> Result<Option<RpKey>> {
         let row = sqlx::query(
-            "SELECT key_id, rp_id, public_key, status, created_at, revoked_at FROM rp_keys WHERE key_id = $1",
+            "SELECT key_id, rp_id, public_key, status AS key_status, created_at AS key_created_at, revoked_at
+             FROM rp_keys WHERE key_id = $1",
         )
         .bind(key_id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let status: String = row.col("status")?;
-        Ok(Some(RpKey {
+        row.as_ref().map(Self::rp_key_from_row).transpose()
+    }
+
+    /// An RP key from a row whose key columns are named as `rp_and_key`
+    /// selects them (`key_status`, `key_created_at`: beside the RP's own).
+    fn rp_key_from_row(row: &impl Columns) -> Result<RpKey> {
+        let status: String = row.col("key_status")?;
+        Ok(RpKey {
             key_id: row.col("key_id")?,
             rp_id: row.col("rp_id")?,
             public_key: row.col("public_key")?,
             status: EntityStatus::parse(&status)?,
-            created_at: uts(row.col("created_at")?),
+            created_at: uts(row.col("key_created_at")?),
             revoked_at: row.col::<Option<i64>>("revoked_at")?.map(uts),
-        }))
+        })
     }
 
     /// Remembers an RP request nonce; false if it was seen before (a replay).

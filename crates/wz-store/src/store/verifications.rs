@@ -29,6 +29,20 @@ fn bind_verification<'q>(
 /// What SQLite's counter trigger (migration 0005) raises.
 const COUNTER_NOT_ACCEPTED: &str = "wz: QR counter not accepted";
 
+/// How a verification insert the database refused ends, whichever driver
+/// reported it: a clash on the serial or the request nonce is a conflict,
+/// the counter trigger's refusal is "not accepted"; anything else (`None`)
+/// stays an error of its own.
+fn refused(unique_violation: bool, message: &str) -> Option<Result<bool>> {
+    if unique_violation {
+        Some(Err(StoreError::Conflict("verification serial or request nonce")))
+    } else if message.contains(COUNTER_NOT_ACCEPTED) {
+        Some(Ok(false))
+    } else {
+        None
+    }
+}
+
 impl Store {
     /// Logs a verification with its signed response.
     pub async fn insert_verification(&self, v: &VerificationRecord) -> Result<()> {
@@ -90,15 +104,12 @@ impl Store {
                 // Another writer holds the database: queue on sqlx's.
                 Ok(None) => {}
                 Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, message))) => {
-                    return match (f.extended_code, message.as_deref()) {
-                        (
-                            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
-                            _,
-                        ) => Err(StoreError::Conflict("verification serial or request nonce")),
-                        (_, Some(m)) if m.contains(COUNTER_NOT_ACCEPTED) => Ok(false),
-                        _ => Err(rusqlite::Error::SqliteFailure(f, message).into()),
-                    };
+                    let unique = matches!(
+                        f.extended_code,
+                        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    );
+                    return refused(unique, message.as_deref().unwrap_or_default())
+                        .unwrap_or_else(|| Err(rusqlite::Error::SqliteFailure(f, message).into()));
                 }
                 Err(e) => return Err(e),
             }
@@ -114,10 +125,8 @@ impl Store {
         }
         match res {
             Ok(done) => Ok(done.rows_affected() == 1),
-            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-                Err(StoreError::Conflict("verification serial or request nonce"))
-            }
-            Err(sqlx::Error::Database(d)) if d.message().contains(COUNTER_NOT_ACCEPTED) => Ok(false),
+            Err(sqlx::Error::Database(d)) => refused(d.is_unique_violation(), d.message())
+                .unwrap_or_else(|| Err(sqlx::Error::Database(d).into())),
             Err(e) => Err(e.into()),
         }
     }
